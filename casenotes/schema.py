@@ -1,0 +1,145 @@
+"""The domain types every part of casenotes speaks: notes, plans, segments, results."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "DOMAINS",
+    "FLAG_TYPES",
+    "NOTE_FORMATS",
+    "STATUSES",
+    "Citation",
+    "ContextLabels",
+    "DomainResult",
+    "Flag",
+    "Goal",
+    "GoalResult",
+    "Note",
+    "NoteResult",
+    "Plan",
+    "Segment",
+]
+
+STATUSES = ("improving", "worsening", "no-change", "achieved", "not-addressed")
+DOMAINS = (
+    "housing", "employment", "income", "food", "health", "mental_health",
+    "substance_use", "safety", "legal", "education", "transportation",
+    "childcare", "social_support", "life_skills",
+)
+FLAG_TYPES = ("safety", "crisis", "housing_loss", "legal", "disengagement")
+NOTE_FORMATS = ("narrative", "DAP", "SOAP", "BIRP", "GIRP", "contact")
+
+Status = Literal["improving", "worsening", "no-change", "achieved", "not-addressed"]
+DomainName = Literal[
+    "housing", "employment", "income", "food", "health", "mental_health",
+    "substance_use", "safety", "legal", "education", "transportation",
+    "childcare", "social_support", "life_skills",
+]
+FlagType = Literal["safety", "crisis", "housing_loss", "legal", "disengagement"]
+NoteFormat = Literal["narrative", "DAP", "SOAP", "BIRP", "GIRP", "contact"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Goal(_Frozen):
+    goal_id: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=2000)
+    domain: DomainName
+    target_date: date | None = None
+
+
+class Plan(_Frozen):
+    goals: tuple[Goal, ...] = ()
+
+    @field_validator("goals")
+    @classmethod
+    def _goal_ids_unique(cls, goals: tuple[Goal, ...]) -> tuple[Goal, ...]:
+        seen: set[str] = set()
+        for goal in goals:
+            if goal.goal_id in seen:
+                raise ValueError(f"duplicate goal_id {goal.goal_id!r}")
+            seen.add(goal.goal_id)
+        return goals
+
+
+class Note(_Frozen):
+    text: str
+    note_id: str = "note"
+    client_id: str | None = None
+    program: str | None = None
+    note_date: date | None = None
+    note_format: NoteFormat | None = None
+
+
+class Segment(_Frozen):
+    """A sentence or clause of a note; `note.text[start:end] == text` always."""
+
+    start: int = Field(ge=0)
+    end: int
+    text: str
+    section: str | None = None
+    is_bullet: bool = False
+
+    @model_validator(mode="after")
+    def _span_matches_text(self) -> "Segment":
+        if self.end - self.start != len(self.text):
+            raise ValueError("segment text length does not match its span")
+        return self
+
+
+class ContextLabels(_Frozen):
+    negated: bool = False
+    hypothetical: bool = False
+    historical: bool = False
+    other_experiencer: bool = False
+
+    @property
+    def asserted(self) -> bool:
+        """True when the statement is a current fact about the client."""
+        return not (self.negated or self.hypothetical or self.historical or self.other_experiencer)
+
+
+class Citation(_Frozen):
+    start: int = Field(ge=0)
+    end: int
+    text: str
+
+
+class GoalResult(_Frozen):
+    goal_id: str
+    status: Status
+    score: float = Field(ge=-1.0, le=1.0, description="progress: -1 setback .. +1 achieved")
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: tuple[Citation, ...] = ()
+
+
+class DomainResult(_Frozen):
+    domain: DomainName
+    level: int = Field(ge=1, le=5)
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: tuple[Citation, ...] = ()
+
+
+class Flag(_Frozen):
+    type: FlagType
+    severity: int = Field(ge=1, le=5)
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: tuple[Citation, ...] = ()
+
+
+class NoteResult(_Frozen):
+    note_id: str
+    goals: tuple[GoalResult, ...]
+    domains: tuple[DomainResult, ...]
+    flags: tuple[Flag, ...]
+    segments: tuple[Segment, ...]
+    model_version: str
+    rubric_name: str
+    rubric_version: str
+    rubric_hash: str
