@@ -1,0 +1,33 @@
+# One command sets up and runs; one sets up and tests. Both create .venv on first use.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: setup run test eval train context-bench
+
+setup: $(VENV)/.installed
+
+# torch is pinned and installed first: it comes from the CPU build on local disk,
+# where any other request would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: setup
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/test.jsonl
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+eval: setup
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/test.jsonl --report eval/reports/test
+
+train: setup
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --train eval/data/train.jsonl --dev eval/data/dev.jsonl --out models/casenotes-heads.json
+
+context-bench: setup
+	bash eval/context/setup_peers.sh
+	$(BIN)/python eval/context/bench.py

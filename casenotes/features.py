@@ -1,0 +1,145 @@
+"""Feature matrices for the trained heads, computed from one analysed note.
+
+Pure functions of an `AnalysedNote` (segments, their context, embeddings and
+rubric-anchor similarities) and of a goal; no I/O and no model loading.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from casenotes.cues import DIRECTION_CUES, content_words, cue_counts
+from casenotes.match import AnchorScores
+from casenotes.schema import DOMAINS, FLAG_TYPES, ContextLabels, Goal, Segment
+
+__all__ = [
+    "AnalysedNote",
+    "GoalView",
+    "RubricLexicon",
+    "direction_features",
+    "level_features",
+    "relevance_features",
+    "segment_features",
+]
+
+FEATURE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class RubricLexicon:
+    """Compiled keyword and flag-cue patterns of a rubric."""
+
+    domain_keywords: tuple[re.Pattern[str], ...]  # one per DOMAINS entry
+    flag_cues: tuple[tuple[re.Pattern[str], ...], ...]  # one tuple per FLAG_TYPES entry
+
+    @classmethod
+    def from_rubric(cls, rubric) -> "RubricLexicon":  # noqa: ANN001 - casenotes.rubric.Rubric
+        keywords = []
+        for domain_id in DOMAINS:
+            words = sorted(rubric.domain(domain_id).keywords, key=len, reverse=True)
+            alternatives = "|".join(re.escape(w) for w in words) or r"(?!x)x"
+            keywords.append(re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE))
+        cues = tuple(
+            tuple(re.compile(c, re.IGNORECASE) for c in rubric.flag(flag_type).cues)
+            for flag_type in FLAG_TYPES
+        )
+        return cls(tuple(keywords), cues)
+
+
+@dataclass(frozen=True)
+class GoalView:
+    goal: Goal
+    vector: np.ndarray
+    words: frozenset[str]
+    ongoing: bool
+
+    @property
+    def domain_index(self) -> int:
+        return DOMAINS.index(self.goal.domain)
+
+
+@dataclass
+class AnalysedNote:
+    text: str
+    segments: list[Segment]
+    contexts: list[ContextLabels]
+    vectors: np.ndarray  # (segments, dim), unit length
+    anchors: AnchorScores
+    lexicon: RubricLexicon
+
+    @cached_property
+    def keyword_hits(self) -> np.ndarray:
+        return np.array([[len(p.findall(s.text)) for p in self.lexicon.domain_keywords]
+                         for s in self.segments], dtype=np.float32).reshape(len(self.segments), len(DOMAINS))
+
+    @cached_property
+    def flag_cue_hits(self) -> np.ndarray:
+        return np.array([[float(any(c.search(s.text) for c in cues)) for cues in self.lexicon.flag_cues]
+                         for s in self.segments], dtype=np.float32).reshape(len(self.segments), len(FLAG_TYPES))
+
+    @cached_property
+    def direction_cues(self) -> np.ndarray:
+        return np.array([list(cue_counts(s.text).values()) for s in self.segments],
+                        dtype=np.float32).reshape(len(self.segments), len(DIRECTION_CUES))
+
+    @cached_property
+    def context_matrix(self) -> np.ndarray:
+        return np.array([[c.negated, c.hypothetical, c.historical, c.other_experiencer]
+                         for c in self.contexts], dtype=np.float32).reshape(len(self.segments), 4)
+
+    @cached_property
+    def layout(self) -> np.ndarray:
+        """Section and shape of each segment: plan, assessment, bullet, log length."""
+        return np.array([[s.section == "plan", s.section in ("assessment", "response"), s.is_bullet,
+                          np.log1p(len(s.text))] for s in self.segments],
+                        dtype=np.float32).reshape(len(self.segments), 4)
+
+    @cached_property
+    def segment_words(self) -> list[frozenset[str]]:
+        return [content_words(s.text) for s in self.segments]
+
+
+def segment_features(note: AnalysedNote) -> np.ndarray:
+    """What a segment is about and how it is said: for the domain and flag heads."""
+    return np.hstack([note.vectors, note.anchors.by_domain, np.minimum(note.keyword_hits, 3),
+                      note.context_matrix, note.layout, note.direction_cues, note.flag_cue_hits])
+
+
+def relevance_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndarray) -> np.ndarray:
+    """How strongly each segment speaks to one goal."""
+    n = len(note.segments)
+    if n == 0:
+        return np.zeros((0, 12), dtype=np.float32)
+    k = goal.domain_index
+    overlap = np.array([len(words & goal.words) for words in note.segment_words], dtype=np.float32)
+    jaccard = np.array([len(w & goal.words) / max(1, len(w | goal.words)) for w in note.segment_words],
+                       dtype=np.float32)
+    domain_sim = note.anchors.by_domain[:, k]
+    top_domain = (note.anchors.by_domain.argmax(axis=1) == k).astype(np.float32)
+    return np.column_stack([
+        goal_cosines, goal_cosines - goal_cosines.max(), domain_sim, top_domain,
+        np.minimum(note.keyword_hits[:, k], 3), np.minimum(overlap, 4), jaccard,
+        note.context_matrix.any(axis=1), note.layout[:, 0], note.layout[:, 3],
+        note.direction_cues.sum(axis=1) > 0, np.full(n, float(goal.ongoing)),
+    ]).astype(np.float32)
+
+
+def direction_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndarray) -> np.ndarray:
+    """Which way each segment moves a goal: embeddings, cue counts, context, goal shape."""
+    n = len(note.segments)
+    return np.hstack([
+        note.vectors, note.vectors * goal.vector, note.direction_cues, note.context_matrix,
+        note.layout[:, :1], goal_cosines.reshape(n, 1), np.full((n, 1), float(goal.ongoing)),
+    ]).astype(np.float32)
+
+
+def level_features(note: AnalysedNote, domain_index: int) -> np.ndarray:
+    """How the segment reads against the rubric's level examples of one domain."""
+    by_level = note.anchors.by_level[:, domain_index, :]
+    shifted = np.exp((by_level - by_level.max(axis=1, keepdims=True)) * 20.0)
+    soft = shifted / shifted.sum(axis=1, keepdims=True)
+    return np.hstack([by_level, soft, note.vectors, note.direction_cues]).astype(np.float32)

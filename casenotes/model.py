@@ -1,0 +1,85 @@
+"""The trained artifact: the heads, their decision thresholds and calibrators, in one JSON file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from casenotes.errors import ModelError
+from casenotes.heads import Calibrator, LinearHead
+
+__all__ = ["DEFAULT_MODEL_FILE", "Thresholds", "TrainedModel", "load_model"]
+
+DEFAULT_MODEL_FILE = "casenotes-heads.json"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    relevance: float = 0.5
+    change: float = 0.3
+    domain: float = 0.5
+    flag: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("safety", "crisis", "housing_loss", "legal", "disengagement"), 0.5))
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    relevance: LinearHead
+    direction: LinearHead
+    domain: LinearHead
+    level: LinearHead
+    flag: LinearHead
+    thresholds: Thresholds
+    calibrators: dict[str, Calibrator]
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "untrained"))
+
+    def to_json(self) -> dict[str, Any]:
+        heads = {name: getattr(self, name).to_json()
+                 for name in ("relevance", "direction", "domain", "level", "flag")}
+        return {
+            "metadata": self.metadata, "heads": heads,
+            "thresholds": {"relevance": self.thresholds.relevance, "change": self.thresholds.change,
+                           "domain": self.thresholds.domain, "flag": self.thresholds.flag},
+            "calibrators": {name: c.to_json() for name, c in self.calibrators.items()},
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True) + "\n")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainedModel":
+        heads = {name: LinearHead.from_json(value) for name, value in data["heads"].items()}
+        return cls(
+            **heads, thresholds=Thresholds(**data["thresholds"]),
+            calibrators={name: Calibrator.from_json(v) for name, v in data["calibrators"].items()},
+            metadata=data["metadata"],
+        )
+
+
+def load_model(path: str | Path | None = None) -> TrainedModel:
+    """The trained heads from `path`, or the packaged ones under `casenotes.models`."""
+    if path is None:
+        raw = resources.files("casenotes.models").joinpath(DEFAULT_MODEL_FILE)
+        where = f"packaged {DEFAULT_MODEL_FILE}"
+    else:
+        raw = Path(path)
+        where = str(path)
+    try:
+        text = raw.read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        raise ModelError(f"no trained model at {where}; run `casenotes train`") from None
+    try:
+        model = TrainedModel.from_json(json.loads(text))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{where} is not a casenotes model: {exc}") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    model.metadata.setdefault("sha256", digest)
+    return model

@@ -1,0 +1,162 @@
+"""`Pipeline`: one object, built once, that reads notes against plans and a rubric.
+
+note -> segments -> context -> embeddings -> rubric and goal similarity
+     -> trained heads -> goal statuses, domain levels, flags (with citations)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from casenotes.cues import content_words, is_ongoing_goal
+from casenotes.embed import CachedEncoder, Encoder, default_encoder
+from casenotes.errors import InvalidInput, NoteTooLarge
+from casenotes.features import (
+    AnalysedNote, GoalView, RubricLexicon, direction_features, level_features,
+    relevance_features, segment_features,
+)
+from casenotes.match import RubricAnchors, cosine_matrix
+from casenotes.model import TrainedModel, load_model
+from casenotes.schema import Note, NoteResult, Plan
+from casenotes.score import GoalEvidence, decide_domains, decide_flags, decide_goal
+from casenotes.segment import Segmenter
+from casenotes.shorthand import expand_shorthand
+
+__all__ = ["DEFAULT_MAX_NOTE_CHARS", "Pipeline", "check_note_text"]
+
+DEFAULT_MAX_NOTE_CHARS = 100_000
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS) -> str:
+    """The text if it can be scored; otherwise `InvalidInput` saying why (never quoting it)."""
+    if not isinstance(text, str):
+        raise InvalidInput("note text must be a string")
+    if len(text) > max_chars:
+        raise NoteTooLarge(f"note text has {len(text)} characters; the limit is {max_chars}")
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate:
+        raise InvalidInput(f"note text has an unpaired surrogate code point at offset {surrogate.start()}")
+    return text
+
+
+class Pipeline:
+    """Scores notes. Thread-compatible for reads; build one per process and reuse it."""
+
+    def __init__(self, *, encoder: Encoder, rubric, model: TrainedModel | None,  # noqa: ANN001
+                 segmenter: Segmenter | None = None, context=None,  # noqa: ANN001
+                 max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> None:
+        from casenotes.context import ContextAnalyzer
+
+        self.encoder = encoder if isinstance(encoder, CachedEncoder) else CachedEncoder(encoder)
+        self.rubric = rubric
+        self.model = model
+        self.segmenter = segmenter or Segmenter()
+        self.context = context or ContextAnalyzer()
+        self.max_note_chars = max_note_chars
+        self.lexicon = RubricLexicon.from_rubric(rubric)
+        self.anchors = RubricAnchors(rubric, self.encoder)
+
+    @classmethod
+    def load(cls, model_path: str | None = None, rubric: str = "self-sufficiency",
+             rubric_dir: str | None = None, encoder: Encoder | None = None,
+             max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> "Pipeline":
+        from casenotes.rubric import load_rubric
+
+        return cls(encoder=encoder or default_encoder(), rubric=load_rubric(rubric, rubric_dir),
+                   model=load_model(model_path), max_note_chars=max_note_chars)
+
+    @property
+    def model_version(self) -> str:
+        model = self.model.version if self.model else "untrained"
+        sha = self.model.metadata.get("sha256", "") if self.model else ""
+        return f"{model}+{sha}/{self.encoder.name}" if sha else f"{model}/{self.encoder.name}"
+
+    # -- analysis: everything that does not need the trained heads ---------------------
+
+    def analyse_many(self, texts: Sequence[str]) -> list[AnalysedNote]:
+        """Segments, context, embeddings and rubric similarity, with one encoder pass for all notes."""
+        texts = [check_note_text(t, self.max_note_chars) for t in texts]
+        segmented = [self.segmenter.segment(t) for t in texts]
+        contexts = [_with_plan_as_hypothetical(segs, self.context.assess_spans(t, [(s.start, s.end) for s in segs]))
+                    for t, segs in zip(texts, segmented)]
+        flat = [_embedding_input(s.text) for segs in segmented for s in segs]
+        vectors = self.encoder.inner.encode(flat) if flat else np.zeros((0, self.encoder.dimension), np.float32)
+        notes, offset = [], 0
+        for text, segs, ctx in zip(texts, segmented, contexts):
+            note_vectors = vectors[offset: offset + len(segs)]
+            offset += len(segs)
+            notes.append(AnalysedNote(text=text, segments=segs, contexts=list(ctx), vectors=note_vectors,
+                                      anchors=self.anchors.score(note_vectors), lexicon=self.lexicon))
+        return notes
+
+    def goal_views(self, plan: Plan) -> list[GoalView]:
+        vectors = self.encoder.encode([_embedding_input(g.text) for g in plan.goals])
+        return [GoalView(goal=g, vector=v, words=content_words(g.text), ongoing=is_ongoing_goal(g.text))
+                for g, v in zip(plan.goals, vectors)]
+
+    # -- scoring ------------------------------------------------------------------------
+
+    def score(self, note: Note | str, plan: Plan) -> NoteResult:
+        return self.score_many([(note, plan)])[0]
+
+    def score_many(self, items: Sequence[tuple[Note | str, Plan]]) -> list[NoteResult]:
+        notes = [Note(text=n) if isinstance(n, str) else n for n, _ in items]
+        analysed = self.analyse_many([n.text for n in notes])
+        return [self._result(note, plan, analysis) for note, (_, plan), analysis in zip(notes, items, analysed)]
+
+    def _result(self, note: Note, plan: Plan, analysis: AnalysedNote) -> NoteResult:
+        model = self._require_model()
+        segment_matrix = segment_features(analysis)
+        goals = [self._goal_result(analysis, view) for view in self.goal_views(plan)]
+        domains = decide_domains(
+            model.domain.predict_proba(segment_matrix),
+            lambda k, rows: model.level.predict_proba(level_features(analysis, k)[rows]),
+            analysis.contexts, analysis.segments, model.thresholds, model.calibrators.get("domain"),
+        )
+        flags = decide_flags(model.flag.predict_proba(segment_matrix), analysis.flag_cue_hits,
+                             analysis.contexts, analysis.segments, model.thresholds,
+                             model.calibrators.get("flag"))
+        return NoteResult(
+            note_id=note.note_id, goals=tuple(goals), domains=tuple(domains), flags=tuple(flags),
+            segments=tuple(analysis.segments), model_version=self.model_version,
+            rubric_name=self.rubric.name, rubric_version=self.rubric.version,
+            rubric_hash=self.rubric.content_hash,
+        )
+
+    def goal_evidence(self, analysis: AnalysedNote, view: GoalView) -> GoalEvidence:
+        model = self._require_model()
+        cosines = cosine_matrix(analysis.vectors, view.vector[None, :])[:, 0]
+        relevance = model.relevance.predict_proba(relevance_features(analysis, view, cosines))
+        direction = model.direction.predict_proba(direction_features(analysis, view, cosines))
+        order = [list(model.direction.classes).index(d) for d in ("improving", "worsening", "no-change", "achieved")]
+        asserted = np.array([c.asserted for c in analysis.contexts], dtype=bool)
+        return GoalEvidence(relevance=relevance[:, 1] if relevance.size else np.zeros(0),
+                            direction=direction[:, order] if direction.size else np.zeros((0, 4)),
+                            asserted=asserted)
+
+    def _goal_result(self, analysis: AnalysedNote, view: GoalView):  # noqa: ANN202
+        model = self._require_model()
+        return decide_goal(view.goal.goal_id, view.ongoing, self.goal_evidence(analysis, view),
+                           analysis.segments, model.thresholds, model.calibrators.get("goal"))
+
+    def _require_model(self) -> TrainedModel:
+        if self.model is None:
+            from casenotes.errors import ModelError
+
+            raise ModelError("this pipeline has no trained heads; run `casenotes train`")
+        return self.model
+
+
+def _with_plan_as_hypothetical(segments, contexts):  # noqa: ANN001, ANN202
+    """What a Plan section says is intended, not done."""
+    return [c.model_copy(update={"hypothetical": True}) if s.section == "plan" else c
+            for s, c in zip(segments, contexts)]
+
+
+def _embedding_input(text: str) -> str:
+    return expand_shorthand(_CONTROL.sub(" ", text))

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real pipeline (loaded once per session) and the labeled splits."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "eval" / "data"
+EVAL_CHECK = REPO.parent / "shared" / "tools" / "eval_check.py"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    from casenotes.pipeline import Pipeline
+
+    return Pipeline.load()
+
+
+@pytest.fixture(scope="session")
+def eval_check():
+    """The project-wide scorer in ../shared/tools, imported from its file."""
+    if not EVAL_CHECK.exists():
+        pytest.skip(f"{EVAL_CHECK} is not beside this checkout")
+    spec = importlib.util.spec_from_file_location("eval_check", EVAL_CHECK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def test_split() -> list[dict]:
+    return read_jsonl(DATA / "test.jsonl")
