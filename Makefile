@@ -26,7 +26,7 @@ eval: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/test.jsonl --report eval/reports/test
 
 train: setup
-	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --train eval/data/train.jsonl --dev eval/data/dev.jsonl --out models/casenotes-heads.json
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/train.jsonl --data eval/data/dev.jsonl --out models/casenotes-heads.json
 
 context-bench: setup
 	bash eval/context/setup_peers.sh

@@ -81,28 +81,37 @@ def evaluate(gold_path: Path = typer.Argument(..., metavar="GOLD.jsonl", help="A
 
 
 @app.command()
-def train(train_path: Path = typer.Option(Path("eval/data/train.jsonl"), "--train", help="Training split."),
-          dev_path: Path = typer.Option(Path("eval/data/dev.jsonl"), "--dev", help="Tuning and calibration split."),
+def train(train_paths: list[Path] = typer.Option([Path("eval/data/train.jsonl"), Path("eval/data/dev.jsonl")],
+                                               "--data", help="Labeled files to learn from (never the test split)."),
           out: Path = typer.Option(Path("models/casenotes-heads.json"), "--out", help="Model file to write."),
           version: str = typer.Option("casenotes-heads-0.1.0", help="Version recorded in the model."),
+          folds: int = typer.Option(5, help="Client folds for tuning thresholds and calibration."),
+          out_of_fold: Optional[Path] = typer.Option(None, "--oof", help="Write out-of-fold predictions here."),
           rubric: str = RubricOption) -> None:
-    """Fit the heads on --train, tune thresholds and calibrate on --dev; never reads the test split."""
-    from casenotes.dataset import read_cases
+    """Fit the heads; tune thresholds and calibrate on out-of-fold outputs (folds by client)."""
+    from casenotes.embed import default_encoder
     from casenotes.harness import read_gold
     from casenotes.pipeline import Pipeline
     from casenotes.rubric import load_rubric
-    from casenotes.embed import default_encoder
     from casenotes.train import train_model
 
     with _clear_errors():
-        train_cases = read_cases(train_path)
-        dev_gold, dev_cases = read_gold(dev_path)
+        gold, cases = [], []
+        for path in train_paths:
+            more_gold, more_cases = read_gold(path)
+            gold += more_gold
+            cases += more_cases
         pipeline = Pipeline(encoder=default_encoder(), rubric=load_rubric(rubric), model=None)
-        report = train_model(pipeline, train_cases, dev_cases, dev_gold, version,
-                             sources={"train": str(train_path), "dev": str(dev_path)})
+        report = train_model(pipeline, cases, gold, version, folds=folds,
+                             sources={"data": ", ".join(str(p) for p in train_paths)})
         report.model.save(out)
-    headline = {k: round(v, 3) for k, v in report.dev_metrics.items() if isinstance(v, float)}
-    typer.echo(json.dumps({"model": str(out), "examples": report.examples, "dev": headline}, indent=1))
+        if out_of_fold:
+            from casenotes.dataset import write_jsonl
+
+            write_jsonl(out_of_fold, report.out_of_fold)
+    headline = {k: round(v, 3) for k, v in report.cross_validated.items() if isinstance(v, float)}
+    typer.echo(json.dumps({"model": str(out), "examples": report.examples, "cross_validated": headline,
+                           "thresholds": report.model.to_json()["thresholds"]}, indent=1))
 
 
 @app.command()

@@ -153,7 +153,9 @@ CUE_GROUPS: tuple[tuple[str, str, int | None, tuple[str, ...]], ...] = (
         "gram negative", "without difficulty", "not extend", "not cause",
         "not drain", "not ruled out", "not been ruled out", "not rule out",
         "did not rule out", "no doubt", "whether or not", "no show",
-        "no-show", "no shows", "no call", "no-call", "was denied",
+        "no-show", "no shows", "no call", "no-call", "no-showed", "no showed",
+        "no-shows", "no-showing", "denied for", "denied by", "denied as", "denied due",
+        "application denied", "claim denied", "request denied", "appeal denied", "was denied",
         "were denied", "been denied", "got denied", "is denied", "are denied",
         "was declined", "were declined", "been declined", "got declined",
         "history of present illness", "history and physical",
@@ -252,6 +254,10 @@ TOKEN_PATTERNS: dict[str, tuple[str, str, int | None, list[list[dict]]]] = {
          {"LOWER": {"IN": _HARM}}],
         [{"LOWER": {"IN": ["threatened", "threatens", "threatening"]}},
          {"LOWER": "to"}],
+        # "put him through the wall", "mess her up"
+        [{"LOWER": {"IN": ["put", "throw", "mess", "beat", "knock"]}},
+         {"LOWER": {"IN": ["him", "her", "them", "you"]}},
+         {"LOWER": {"IN": ["through", "up", "out", "down"]}}],
     ]),
 }
 

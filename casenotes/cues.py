@@ -10,9 +10,12 @@ import re
 
 __all__ = [
     "DIRECTION_CUES",
+    "concerns_family",
     "content_words",
     "cue_counts",
+    "goal_action_done",
     "is_ongoing_goal",
+    "target_ratio",
 ]
 
 DIRECTION_CUES: dict[str, re.Pattern[str]] = {
@@ -83,3 +86,74 @@ def _stem(word: str) -> str:
 def content_words(text: str) -> frozenset[str]:
     """Crude stems of the words that carry meaning, for lexical overlap."""
     return frozenset(_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 2)
+
+
+# What completing a goal's leading verb looks like in a note.
+_DONE_FORMS = {
+    "obtain": r"obtained|got|received|approved|hired|secured|issued|awarded|started",
+    "get": r"got|received|obtained|approved|hired|started",
+    "find": r"found|got|hired|secured|signed",
+    "secure": r"secured|signed|got|obtained|approved|moved in",
+    "move": r"moved|got (?:the|her|his|their) keys|move-in|moved in",
+    "sign": r"signed",
+    "submit": r"submitted|filed|turned in|sent|faxed|mailed|uploaded|applied|completed",
+    "apply": r"applied|submitted|filed|turned in",
+    "complete": r"completed|finished|graduated|passed|done|submitted",
+    "finish": r"finished|completed|graduated",
+    "pass": r"passed",
+    "enroll": r"enrolled|started|registered|signed up|approved",
+    "start": r"started|began|enrolled",
+    "reinstate": r"reinstated|restored|renewed|approved|active",
+    "restore": r"restored|reinstated|back on",
+    "renew": r"renewed|recertified|approved",
+    "recertify": r"recertified|renewed|approved",
+    "resolve": r"resolved|cleared|paid|dismissed|recalled|approved",
+    "clear": r"cleared|recalled|dismissed|resolved|quashed|lifted",
+    "pay": r"paid",
+    "save": r"saved|savings",
+    "open": r"opened",
+    "establish": r"established|saw|started|set up|assigned",
+    "reunify": r"reunified|returned home|came home|trial home visit",
+    "earn": r"earned|passed|received",
+    "reduce": r"reduced|down to|cut",
+    "maintain": r"maintained|kept|still",
+    "attend": r"attended|went to|made it to|kept",
+}
+_FAMILY = re.compile(r"\b(?:child|children|kids?|son|daughter|baby|infant|toddler|family|sons|daughters|youth)\b",
+                     re.IGNORECASE)
+_AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:hrs?|hours)\b", re.IGNORECASE)
+
+
+def goal_action_done(goal_text: str, segment_text: str) -> bool:
+    """Does the segment report the goal's leading verb as done ("Submit ..." -> "submitted")?"""
+    words = _WORD.findall(goal_text.lower())
+    verb = next((w for w in words[:3] if w in _DONE_FORMS), None)
+    if verb is None:
+        return False
+    return bool(re.search(rf"\b(?:{_DONE_FORMS[verb]})\b", segment_text, re.IGNORECASE))
+
+
+def concerns_family(goal_text: str) -> bool:
+    """A goal about the client's children or family: their news is the client's evidence."""
+    return bool(_FAMILY.search(goal_text))
+
+
+def _amounts(text: str) -> tuple[list[float], list[float]]:
+    dollars, hours = [], []
+    for match in _AMOUNT.finditer(text):
+        if match.group(1):
+            dollars.append(float(match.group(1).replace(",", "")))
+        else:
+            hours.append(float(match.group(2)))
+    return dollars, hours
+
+
+def target_ratio(goal_text: str, segment_text: str) -> float:
+    """Largest amount in the segment over the goal's target, in the same unit ($ or hours);
+    0 when either has none. Below 1 the target is not met yet."""
+    goal_dollars, goal_hours = _amounts(goal_text)
+    seg_dollars, seg_hours = _amounts(segment_text)
+    for target, found in ((goal_dollars, seg_dollars), (goal_hours, seg_hours)):
+        if target and found and max(target) > 0:
+            return min(2.0, max(found) / max(target))
+    return 0.0

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from casenotes.cues import DIRECTION_CUES, content_words, cue_counts
+from casenotes.cues import DIRECTION_CUES, content_words, cue_counts, goal_action_done, target_ratio
 from casenotes.match import AnchorScores
 from casenotes.schema import DOMAINS, FLAG_TYPES, ContextLabels, Goal, Segment
 
@@ -56,6 +56,7 @@ class GoalView:
     vector: np.ndarray
     words: frozenset[str]
     ongoing: bool
+    family: bool = False
 
     @property
     def domain_index(self) -> int:
@@ -103,6 +104,16 @@ class AnalysedNote:
         return [content_words(s.text) for s in self.segments]
 
 
+def goal_shape(note: AnalysedNote, goal: GoalView) -> np.ndarray:
+    """Per segment: the goal's action reported done, amount against the goal's target, word overlap."""
+    rows = []
+    for segment, words in zip(note.segments, note.segment_words):
+        ratio = target_ratio(goal.goal.text, segment.text)
+        rows.append([goal_action_done(goal.goal.text, segment.text), ratio, ratio >= 1.0,
+                     0 < ratio < 1.0, min(len(words & goal.words), 4)])
+    return np.array(rows, dtype=np.float32).reshape(len(note.segments), 5)
+
+
 def segment_features(note: AnalysedNote) -> np.ndarray:
     """What a segment is about and how it is said: for the domain and flag heads."""
     return np.hstack([note.vectors, note.anchors.by_domain, np.minimum(note.keyword_hits, 3),
@@ -113,7 +124,7 @@ def relevance_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndar
     """How strongly each segment speaks to one goal."""
     n = len(note.segments)
     if n == 0:
-        return np.zeros((0, 12), dtype=np.float32)
+        return np.zeros((0, 13), dtype=np.float32)
     k = goal.domain_index
     overlap = np.array([len(words & goal.words) for words in note.segment_words], dtype=np.float32)
     jaccard = np.array([len(w & goal.words) / max(1, len(w | goal.words)) for w in note.segment_words],
@@ -125,6 +136,7 @@ def relevance_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndar
         np.minimum(note.keyword_hits[:, k], 3), np.minimum(overlap, 4), jaccard,
         note.context_matrix.any(axis=1), note.layout[:, 0], note.layout[:, 3],
         note.direction_cues.sum(axis=1) > 0, np.full(n, float(goal.ongoing)),
+        goal_shape(note, goal)[:, 0],
     ]).astype(np.float32)
 
 
@@ -134,6 +146,7 @@ def direction_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndar
     return np.hstack([
         note.vectors, note.vectors * goal.vector, note.direction_cues, note.context_matrix,
         note.layout[:, :1], goal_cosines.reshape(n, 1), np.full((n, 1), float(goal.ongoing)),
+        goal_shape(note, goal),
     ]).astype(np.float32)
 
 

@@ -57,7 +57,8 @@ class LinearHead:
 
 
 def fit_head(features: np.ndarray, labels: Sequence[str] | np.ndarray, *, kind: HeadKind = "softmax",
-             classes: Sequence[str] | None = None, regularization: float = 1.0) -> LinearHead:
+             classes: Sequence[str] | None = None, regularization: float = 1.0,
+             balanced: bool = True) -> LinearHead:
     """Fit a logistic-regression head. For one-vs-rest, `labels` is an (n, k) 0/1 matrix."""
     from sklearn.linear_model import LogisticRegression
 
@@ -80,7 +81,7 @@ def fit_head(features: np.ndarray, labels: Sequence[str] | np.ndarray, *, kind: 
             intercepts.append(model.intercept_[0])
         return LinearHead(tuple(classes or range(targets.shape[1])), kind, mean, scale,
                           np.asarray(rows), np.asarray(intercepts))
-    model = LogisticRegression(C=regularization, max_iter=2000, class_weight="balanced")
+    model = LogisticRegression(C=regularization, max_iter=2000, class_weight="balanced" if balanced else None)
     model.fit(scaled, np.asarray(labels))
     return LinearHead(tuple(str(c) for c in model.classes_), "softmax", mean, scale,
                       model.coef_, model.intercept_)

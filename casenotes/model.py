@@ -12,18 +12,29 @@ from typing import Any
 from casenotes.errors import ModelError
 from casenotes.heads import Calibrator, LinearHead
 
-__all__ = ["DEFAULT_MODEL_FILE", "Thresholds", "TrainedModel", "load_model"]
+__all__ = ["DEFAULT_MODEL_FILE", "NoteHeads", "Thresholds", "TrainedModel", "load_model"]
 
 DEFAULT_MODEL_FILE = "casenotes-heads.json"
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    relevance: float = 0.5
-    change: float = 0.3
+    relevance: float = 0.5  # least relevance of a segment that can move or be cited for a goal
     domain: float = 0.5
     flag: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("safety", "crisis", "housing_loss", "legal", "disengagement"), 0.5))
+
+
+@dataclass(frozen=True)
+class NoteHeads:
+    """The second-stage heads that read a whole note's segment outputs for one goal or domain."""
+
+    status: LinearHead
+    domain_note: LinearHead
+
+    @classmethod
+    def of(cls, model: "TrainedModel") -> "NoteHeads":
+        return cls(status=model.status, domain_note=model.domain_note)
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,8 @@ class TrainedModel:
     domain: LinearHead
     level: LinearHead
     flag: LinearHead
+    status: LinearHead | None  # note-level heads: None only inside training, before they are fitted
+    domain_note: LinearHead | None
     thresholds: Thresholds
     calibrators: dict[str, Calibrator]
     metadata: dict[str, Any]
@@ -43,11 +56,11 @@ class TrainedModel:
 
     def to_json(self) -> dict[str, Any]:
         heads = {name: getattr(self, name).to_json()
-                 for name in ("relevance", "direction", "domain", "level", "flag")}
+                 for name in ("relevance", "direction", "domain", "level", "flag", "status", "domain_note")}
         return {
             "metadata": self.metadata, "heads": heads,
-            "thresholds": {"relevance": self.thresholds.relevance, "change": self.thresholds.change,
-                           "domain": self.thresholds.domain, "flag": self.thresholds.flag},
+            "thresholds": {"relevance": self.thresholds.relevance, "domain": self.thresholds.domain,
+                           "flag": self.thresholds.flag},
             "calibrators": {name: c.to_json() for name, c in self.calibrators.items()},
         }
 

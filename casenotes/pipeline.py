@@ -7,29 +7,41 @@ note -> segments -> context -> embeddings -> rubric and goal similarity
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from casenotes.cues import content_words, is_ongoing_goal
+from casenotes.cues import concerns_family, content_words, is_ongoing_goal
 from casenotes.embed import CachedEncoder, Encoder, default_encoder
 from casenotes.errors import InvalidInput, NoteTooLarge
 from casenotes.features import (
-    AnalysedNote, GoalView, RubricLexicon, direction_features, level_features,
+    AnalysedNote, GoalView, RubricLexicon, direction_features, goal_shape, level_features,
     relevance_features, segment_features,
 )
+from casenotes.heads import LinearHead
 from casenotes.match import RubricAnchors, cosine_matrix
-from casenotes.model import TrainedModel, load_model
-from casenotes.schema import Note, NoteResult, Plan
-from casenotes.score import GoalEvidence, decide_domains, decide_flags, decide_goal
+from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
+from casenotes.schema import DOMAINS, Note, NoteResult, Plan
+from casenotes.score import (
+    DIRECTIONS, DomainEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
+    speaks_of_current_state,
+)
 from casenotes.segment import Segmenter
 from casenotes.shorthand import expand_shorthand
 
-__all__ = ["DEFAULT_MAX_NOTE_CHARS", "Pipeline", "check_note_text"]
+__all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "check_note_text"]
 
 DEFAULT_MAX_NOTE_CHARS = 100_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class HeadOutputs:
+    goals: list[tuple[GoalView, GoalEvidence]]
+    domains: DomainEvidence
+    flag: np.ndarray  # (segments, 5)
 
 
 def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS) -> str:
@@ -96,7 +108,8 @@ class Pipeline:
 
     def goal_views(self, plan: Plan) -> list[GoalView]:
         vectors = self.encoder.encode([_embedding_input(g.text) for g in plan.goals])
-        return [GoalView(goal=g, vector=v, words=content_words(g.text), ongoing=is_ongoing_goal(g.text))
+        return [GoalView(goal=g, vector=v, words=content_words(g.text), ongoing=is_ongoing_goal(g.text),
+                         family=concerns_family(g.text))
                 for g, v in zip(plan.goals, vectors)]
 
     # -- scoring ------------------------------------------------------------------------
@@ -111,16 +124,36 @@ class Pipeline:
 
     def _result(self, note: Note, plan: Plan, analysis: AnalysedNote) -> NoteResult:
         model = self._require_model()
+        return self.decide(note, analysis, self.head_outputs(analysis, plan), NoteHeads.of(model),
+                           model.thresholds, model.calibrators)
+
+    def head_outputs(self, analysis: AnalysedNote, plan: Plan, model: TrainedModel | None = None) -> HeadOutputs:
+        """Every trained head's output for one note and plan: what the decisions are made from."""
+        model = model or self._require_model()
         segment_matrix = segment_features(analysis)
-        goals = [self._goal_result(analysis, view) for view in self.goal_views(plan)]
-        domains = decide_domains(
-            model.domain.predict_proba(segment_matrix),
-            lambda k, rows: model.level.predict_proba(level_features(analysis, k)[rows]),
-            analysis.contexts, analysis.segments, model.thresholds, model.calibrators.get("domain"),
+        views = self.goal_views(plan)
+        levels = np.zeros((len(DOMAINS), len(analysis.segments), 5))
+        if analysis.segments:  # a level never seen in training keeps probability 0
+            columns = [int(c) - 1 for c in model.level.classes]
+            for k in range(len(DOMAINS)):
+                levels[k][:, columns] = model.level.predict_proba(level_features(analysis, k))
+        domains = DomainEvidence(
+            probs=model.domain.predict_proba(segment_matrix), levels=levels,
+            usable=np.array([speaks_of_current_state(c) for c in analysis.contexts], dtype=bool),
+            keyword_hits=analysis.keyword_hits, anchor=analysis.anchors.by_domain,
+            plan_domains=frozenset(DOMAINS.index(g.domain) for g in plan.goals),
         )
-        flags = decide_flags(model.flag.predict_proba(segment_matrix), analysis.flag_cue_hits,
-                             analysis.contexts, analysis.segments, model.thresholds,
-                             model.calibrators.get("flag"))
+        return HeadOutputs(goals=[(view, self._goal_evidence(analysis, view, model)) for view in views],
+                           domains=domains, flag=model.flag.predict_proba(segment_matrix))
+
+    def decide(self, note: Note, analysis: AnalysedNote, outputs: HeadOutputs, note_heads: NoteHeads,
+               thresholds: Thresholds, calibrators: dict) -> NoteResult:
+        goals = [decide_goal(view.goal.goal_id, evidence, analysis.segments, note_heads.status, thresholds,
+                             calibrators.get("goal")) for view, evidence in outputs.goals]
+        domains = decide_domains(outputs.domains, analysis.segments, note_heads.domain_note, thresholds,
+                                 calibrators.get("domain"))
+        flags = decide_flags(outputs.flag, analysis.flag_cue_hits, analysis.contexts, analysis.segments,
+                             thresholds, calibrators.get("flag"))
         return NoteResult(
             note_id=note.note_id, goals=tuple(goals), domains=tuple(domains), flags=tuple(flags),
             segments=tuple(analysis.segments), model_version=self.model_version,
@@ -128,21 +161,20 @@ class Pipeline:
             rubric_hash=self.rubric.content_hash,
         )
 
-    def goal_evidence(self, analysis: AnalysedNote, view: GoalView) -> GoalEvidence:
-        model = self._require_model()
+    def _goal_evidence(self, analysis: AnalysedNote, view: GoalView, model: TrainedModel) -> GoalEvidence:
         cosines = cosine_matrix(analysis.vectors, view.vector[None, :])[:, 0]
         relevance = model.relevance.predict_proba(relevance_features(analysis, view, cosines))
         direction = model.direction.predict_proba(direction_features(analysis, view, cosines))
-        order = [list(model.direction.classes).index(d) for d in ("improving", "worsening", "no-change", "achieved")]
-        asserted = np.array([c.asserted for c in analysis.contexts], dtype=bool)
-        return GoalEvidence(relevance=relevance[:, 1] if relevance.size else np.zeros(0),
-                            direction=direction[:, order] if direction.size else np.zeros((0, 4)),
-                            asserted=asserted)
-
-    def _goal_result(self, analysis: AnalysedNote, view: GoalView):  # noqa: ANN202
-        model = self._require_model()
-        return decide_goal(view.goal.goal_id, view.ongoing, self.goal_evidence(analysis, view),
-                           analysis.segments, model.thresholds, model.calibrators.get("goal"))
+        order = [list(model.direction.classes).index(d) for d in DIRECTIONS]
+        shape = goal_shape(analysis, view)
+        return GoalEvidence(
+            relevance=relevance[:, 1] if relevance.size else np.zeros(0),
+            direction=direction[:, order] if direction.size else np.zeros((0, 4)),
+            asserted=np.array([_asserted_for(view, c) for c in analysis.contexts], dtype=bool),
+            cosine=cosines, action_done=shape[:, 0], short_of_target=shape[:, 3],
+            in_plan=np.array([s.section == "plan" for s in analysis.segments], dtype=bool),
+            ongoing=view.ongoing, family=view.family,
+        )
 
     def _require_model(self) -> TrainedModel:
         if self.model is None:
@@ -150,6 +182,13 @@ class Pipeline:
 
             raise ModelError("this pipeline has no trained heads; run `casenotes train`")
         return self.model
+
+
+def _asserted_for(view: GoalView, context) -> bool:  # noqa: ANN001
+    """News about the client's children counts for a goal that concerns them."""
+    if view.family and context.other_experiencer:
+        return not (context.negated or context.hypothetical or context.historical)
+    return context.asserted
 
 
 def _with_plan_as_hypothetical(segments, contexts):  # noqa: ANN001, ANN202

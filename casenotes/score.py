@@ -7,17 +7,21 @@ and raises no flag; it can at most show that a goal was spoken of (no-change).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from casenotes.heads import Calibrator
+from casenotes.heads import Calibrator, LinearHead
 from casenotes.model import Thresholds
 from casenotes.schema import (
-    DOMAINS, FLAG_TYPES, Citation, ContextLabels, DomainResult, Flag, GoalResult, Segment,
+    DOMAINS, FLAG_TYPES, STATUSES, Citation, ContextLabels, DomainResult, Flag, GoalResult, Segment,
 )
 
-__all__ = ["DIRECTIONS", "FLAG_SEVERITY", "decide_domains", "decide_flags", "decide_goal"]
+__all__ = [
+    "DIRECTIONS", "FLAG_SEVERITY", "DomainEvidence", "GoalEvidence", "domain_summary", "decide_domains", "decide_flags", "decide_goal",
+    "goal_summary", "status_probabilities",
+]
 
 DIRECTIONS = ("improving", "worsening", "no-change", "achieved")
 _PROGRESS = {"achieved": 1.0, "improving": 0.5, "no-change": 0.0, "worsening": -0.5}
@@ -34,51 +38,108 @@ def _cite(segments: list[Segment], indices) -> tuple[Citation, ...]:  # noqa: AN
 
 @dataclass(frozen=True)
 class GoalEvidence:
-    """Per segment of one note, for one goal."""
+    """Per segment of one note, for one goal, plus the goal's own shape."""
 
     relevance: np.ndarray  # (n,)
     direction: np.ndarray  # (n, 4) in DIRECTIONS order
-    asserted: np.ndarray  # (n,) bool
+    asserted: np.ndarray  # (n,) bool: context lets this segment move the goal
+    cosine: np.ndarray  # (n,)
+    action_done: np.ndarray  # (n,) the goal's verb reported done
+    short_of_target: np.ndarray  # (n,) an amount below the goal's target
+    in_plan: np.ndarray  # (n,) bool
+    ongoing: bool
+    family: bool
 
 
-def decide_goal(goal_id: str, ongoing: bool, evidence: GoalEvidence, segments: list[Segment],
+SUMMARY_SIZE = 34
+
+
+def _top2(values: np.ndarray) -> tuple[float, float]:
+    ordered = np.sort(values)[::-1]
+    return (float(ordered[0]) if ordered.size else 0.0, float(ordered[1]) if ordered.size > 1 else 0.0)
+
+
+def goal_summary(e: GoalEvidence) -> np.ndarray:
+    """A fixed-length view of one goal over a whole note: what the status head reads.
+    Gated segments contribute relevance only, never a direction."""
+    asserted_rel = np.where(e.asserted, e.relevance, 0.0)
+    gated_rel = np.where(e.asserted, 0.0, e.relevance)
+    weighted = e.direction * asserted_rel[:, None] if e.relevance.size else np.zeros((0, 4))
+    best_change = weighted.max(axis=0) if weighted.size else np.zeros(4)
+    mean_direction = weighted.sum(axis=0) / max(asserted_rel.sum(), 1e-6) if weighted.size else np.zeros(4)
+    top = int(np.argmax(asserted_rel)) if e.relevance.size else None
+    first, second = _top2(e.relevance)
+    return np.array([
+        first, second, _top2(asserted_rel)[0], _top2(gated_rel)[0],
+        float((e.relevance >= 0.5).sum()), float((asserted_rel >= 0.5).sum()),
+        *best_change, *mean_direction,
+        _top2(np.where(e.in_plan, e.relevance, 0.0))[0], _top2(e.cosine)[0] if e.cosine.size else 0.0,
+        float(e.ongoing), float(e.family),
+        float(e.action_done[top]) if top is not None else 0.0,
+        float(e.short_of_target[top]) if top is not None else 0.0,
+        float((e.action_done * asserted_rel).max()) if e.relevance.size else 0.0,
+        float((e.short_of_target * asserted_rel).max()) if e.relevance.size else 0.0,
+        *_leading_directions(e, asserted_rel),
+    ], dtype=np.float64)
+
+
+def _leading_directions(e: GoalEvidence, asserted_rel: np.ndarray) -> np.ndarray:
+    """Direction of the most relevant segment, of the most relevant asserted one, and
+    the relevance-weighted mix of the two most relevant asserted ones (12 values)."""
+    if not e.relevance.size:
+        return np.zeros(12)
+    top, top_asserted = int(np.argmax(e.relevance)), int(np.argmax(asserted_rel))
+    leading = np.argsort(-asserted_rel)[:2]
+    weights = asserted_rel[leading]
+    mix = (e.direction[leading] * weights[:, None]).sum(axis=0) / max(weights.sum(), 1e-6)
+    return np.concatenate([e.direction[top] * e.relevance[top],
+                           e.direction[top_asserted] * asserted_rel[top_asserted], mix])
+
+
+def decide_goal(goal_id: str, evidence: GoalEvidence, segments: list[Segment], status_head: LinearHead,
                 thresholds: Thresholds, calibrator: Calibrator | None = None) -> GoalResult:
-    relevant = np.flatnonzero(evidence.relevance >= thresholds.relevance)
-    if relevant.size == 0:
-        top = float(evidence.relevance.max()) if evidence.relevance.size else 0.0
-        return GoalResult(goal_id=goal_id, status="not-addressed", score=0.0,
-                          confidence=_calibrated(calibrator, 1.0 - top))
-    status, cited, strength = _strongest_change(ongoing, evidence, relevant, thresholds.change)
-    if status is None:
-        best = relevant[np.argmax(evidence.relevance[relevant])]
-        status, cited = "no-change", [best]
-        strength = float(evidence.relevance[best])
+    probs = status_probabilities(evidence, status_head, thresholds.relevance)
+    status = STATUSES[int(np.argmax(probs))]
+    confidence = _calibrated(calibrator, float(probs.max()))
+    if status == "not-addressed":
+        return GoalResult(goal_id=goal_id, status=status, score=0.0, confidence=confidence)
+    cited = _goal_citations(status, evidence, thresholds.relevance)
     direction = evidence.direction[cited[0]] if evidence.asserted[cited[0]] else None
     return GoalResult(goal_id=goal_id, status=status, score=_progress(status, direction),
-                      confidence=_calibrated(calibrator, strength), citations=_cite(segments, cited))
+                      confidence=confidence, citations=_cite(segments, cited))
 
 
-def _strongest_change(ongoing: bool, evidence: GoalEvidence, relevant: np.ndarray,
-                      change_threshold: float) -> tuple[str | None, list[int], float]:
-    asserted = [i for i in relevant if evidence.asserted[i]]
-    if not asserted:
-        return None, [], 0.0
-    probs = evidence.direction[asserted].copy()
-    if ongoing:  # an ongoing goal is never achieved: that step is one more step
-        probs[:, 0] += probs[:, 3]
-        probs[:, 3] = 0.0
-    weighted = probs * evidence.relevance[asserted, None]
-    change_columns = [DIRECTIONS.index(c) for c in _CHANGES]
-    best_row, best_col = np.unravel_index(np.argmax(weighted[:, change_columns]), (len(asserted), 3))
-    strength = float(weighted[best_row, change_columns[best_col]])
-    if strength < change_threshold:
-        return None, [], 0.0
-    column = change_columns[best_col]
-    status = DIRECTIONS[column]
-    ranked = np.argsort(-weighted[:, column])
-    cited = [asserted[r] for r in ranked[:MAX_CITATIONS]
-             if weighted[r, column] >= change_threshold and probs[r].argmax() == column]
-    return status, cited or [asserted[best_row]], strength
+def status_probabilities(evidence: GoalEvidence, status_head: LinearHead, floor: float) -> np.ndarray:
+    """The status head's probabilities in STATUSES order, with the house rules applied:
+    an ongoing goal is never achieved, and only an asserted, relevant segment can move a goal."""
+    raw = status_head.predict_proba(goal_summary(evidence)[None, :])[0]
+    probs = np.zeros(len(STATUSES))
+    for column, name in enumerate(status_head.classes):
+        probs[STATUSES.index(name)] = raw[column]
+    if evidence.ongoing:
+        probs[STATUSES.index("improving")] += probs[STATUSES.index("achieved")]
+        probs[STATUSES.index("achieved")] = 0.0
+    if not (evidence.asserted & (evidence.relevance >= floor)).any():
+        for change in _CHANGES:
+            probs[STATUSES.index("no-change")] += probs[STATUSES.index(change)]
+            probs[STATUSES.index(change)] = 0.0
+    if not evidence.relevance.size:
+        probs[:] = 0.0
+        probs[STATUSES.index("not-addressed")] = 1.0
+    return probs / probs.sum()
+
+
+def _goal_citations(status: str, e: GoalEvidence, floor: float) -> list[int]:
+    if status == "no-change":
+        return [int(np.argmax(e.relevance))]
+    column = DIRECTIONS.index(status)
+    scores = np.where(e.asserted & (e.relevance >= floor), e.relevance * e.direction[:, column], -1.0)
+    ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS]]
+    cited = [ranked[0]]
+    if len(ranked) > 1 and scores[ranked[1]] >= 0.6 * scores[ranked[0]] > 0 \
+            and e.direction[ranked[1]].argmax() == column:
+        cited.append(ranked[1])
+    return cited
 
 
 def _progress(status: str, direction: np.ndarray | None) -> float:
@@ -98,34 +159,88 @@ def speaks_of_current_state(context: ContextLabels) -> bool:
     return not (context.hypothetical or context.historical or context.other_experiencer)
 
 
-def decide_domains(domain_probs: np.ndarray, level_probs_for, contexts: list[ContextLabels],  # noqa: ANN001
-                   segments: list[Segment], thresholds: Thresholds,
-                   calibrator: Calibrator | None = None) -> list[DomainResult]:
-    """`level_probs_for(domain_index, segment_indices)` returns (k, 5) level probabilities."""
-    usable = np.array([speaks_of_current_state(c) for c in contexts], dtype=bool)
+@dataclass(frozen=True)
+class DomainEvidence:
+    """Per segment of one note, for every rubric domain."""
+
+    probs: np.ndarray  # (n, 14) segment is about the domain
+    levels: np.ndarray  # (14, n, 5) level probabilities, levels 1..5
+    usable: np.ndarray  # (n,) bool: a current statement about the client
+    keyword_hits: np.ndarray  # (n, 14)
+    anchor: np.ndarray  # (n, 14) best similarity to the domain's rubric examples
+    plan_domains: frozenset[int]  # domains of the plan's goals
+
+
+DOMAIN_SUMMARY_SIZE = 8 + len(DOMAINS)
+
+
+def domain_summary(e: DomainEvidence, k: int) -> np.ndarray:
+    """A fixed-length view of one domain over a whole note: what the domain head reads."""
+    usable = np.where(e.usable, e.probs[:, k], 0.0) if e.probs.size else np.zeros(0)
+    first, second = _top2(usable)
+    one_hot = np.zeros(len(DOMAINS))
+    one_hot[k] = 1.0
+    return np.array([
+        first, second, float((usable >= 0.5).sum()), _top2(e.probs[:, k])[0] if e.probs.size else 0.0,
+        float(min(5, e.keyword_hits[e.usable, k].sum())) if e.probs.size else 0.0,
+        _top2(e.anchor[:, k])[0] if e.probs.size else 0.0, float(k in e.plan_domains),
+        np.log1p(len(usable)), *one_hot,
+    ])
+
+
+def decide_domains(e: DomainEvidence, segments: list[Segment], domain_head: LinearHead,
+                   thresholds: Thresholds, calibrator: Calibrator | None = None) -> list[DomainResult]:
+    if not segments:
+        return []
+    summaries = np.stack([domain_summary(e, k) for k in range(len(DOMAINS))])
+    present = domain_head.predict_proba(summaries)[:, list(domain_head.classes).index("1")]
     results = []
     for k, domain in enumerate(DOMAINS):
-        scores = np.where(usable, domain_probs[:, k], 0.0) if len(segments) else np.zeros(0)
-        if scores.size == 0 or scores.max() < thresholds.domain:
+        scores = np.where(e.usable, e.probs[:, k], 0.0)
+        if present[k] < thresholds.domain or scores.max() <= 0.0:
             continue
-        ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= thresholds.domain]
-        levels = level_probs_for(k, ranked)
+        ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= 0.6 * scores.max()]
         weights = scores[ranked] / scores[ranked].sum()
-        mean_probs = (levels * weights[:, None]).sum(axis=0)
-        expected = float(mean_probs @ np.arange(1, 6))
-        level = int(np.clip(round(expected), 1, 5))
-        raw = float(scores[ranked[0]]) * float(mean_probs[level - 1] + mean_probs[max(0, level - 2)] * 0.5)
+        mean_probs = (e.levels[k][ranked] * weights[:, None]).sum(axis=0)
+        level = int(np.clip(round(float(mean_probs @ np.arange(1, 6))), 1, 5))
+        raw = float(present[k]) * float(mean_probs[max(0, level - 2): level + 1].sum())
         results.append(DomainResult(domain=domain, level=level, confidence=_calibrated(calibrator, raw),
                                     citations=_cite(segments, ranked)))
     return results
 
 
-def flag_is_gated(flag_type: str, context: ContextLabels) -> bool:
-    """Context that silences a flag. Disengagement is said with negations ("no answer",
-    "did not show"), so negation alone does not silence it; its cues carry the polarity."""
+_NOTHING_MISSED = re.compile(
+    r"\b(?:no|not|never|without|n't|zero|0)\b(?:\s+\w+){0,3}?\s+(?:missed|miss|no[- ]?shows?|absences?)\b",
+    re.IGNORECASE)
+
+
+# The label conventions' exceptions to context gating, each for one flag type.
+_WARRANT_FOUND_NOW = re.compile(
+    r"\b(?:active|outstanding|open|new(?:ly)?|found|came back|showed|discovered|turned up|flagged)\b"
+    r".{0,60}\bwarrants?\b|\bwarrants?\b.{0,40}\b(?:active|outstanding|still open|found)\b",
+    re.IGNORECASE)
+_INTIMATE_PARTNER = re.compile(
+    r"\b(?:ex|ex-(?:boyfriend|girlfriend|husband|wife|partner)|boyfriend|girlfriend|bf|gf|partner|husband|"
+    r"wife|spouse|abuser|baby'?s? (?:father|dad|mother|mom))\b",
+    re.IGNORECASE)
+
+
+def flag_is_gated(flag_type: str, context: ContextLabels, text: str, cue_hit: bool) -> bool:
+    """Context that silences a flag, with the label conventions' exceptions:
+    - disengagement is said with negations ("no answer", "did not show"), so a negated
+      segment still raises it when one of its cues matches, unless what is negated is
+      the missing itself ("has not missed any appts");
+    - an old warrant found now is a legal flag however old it is;
+    - what an intimate partner does (drives by, threatens) is the client's safety."""
+    if flag_type == "legal" and context.historical and cue_hit and _WARRANT_FOUND_NOW.search(text):
+        context = context.model_copy(update={"historical": False})
+    if flag_type == "safety" and context.other_experiencer and _INTIMATE_PARTNER.search(text):
+        context = context.model_copy(update={"other_experiencer": False})
     if context.hypothetical or context.historical or context.other_experiencer:
         return True
-    return context.negated and flag_type != "disengagement"
+    if flag_type == "disengagement":
+        return bool(_NOTHING_MISSED.search(text)) or (context.negated and not cue_hit)
+    return context.negated
 
 
 def decide_flags(flag_probs: np.ndarray, cue_hits: np.ndarray, contexts: list[ContextLabels],
@@ -133,8 +248,8 @@ def decide_flags(flag_probs: np.ndarray, cue_hits: np.ndarray, contexts: list[Co
                  calibrator: Calibrator | None = None) -> list[Flag]:
     flags = []
     for t, flag_type in enumerate(FLAG_TYPES):
-        scores = np.array([0.0 if flag_is_gated(flag_type, c) else 0.6 * p + 0.4 * hit
-                           for c, p, hit in zip(contexts, flag_probs[:, t], cue_hits[:, t])])
+        scores = np.array([0.0 if flag_is_gated(flag_type, c, s.text, bool(hit)) else 0.6 * p + 0.4 * hit
+                           for c, s, p, hit in zip(contexts, segments, flag_probs[:, t], cue_hits[:, t])])
         threshold = thresholds.flag.get(flag_type, 0.5)
         if scores.size == 0 or scores.max() < threshold:
             continue

@@ -51,6 +51,7 @@ _SLASHED = (
     "a/w", "p/u", "P/U", "s/w", "S/W", "w/in", "w/e",
 )
 _SENTENCE_END = {".", "!", "?", "...", "?!", "!!", "…"}
+_CLOSERS = {'"', "'", "”", "’", ")", "]", "»"}
 _BULLET_MARKERS = {"-", "*", "•", "·", "–", "—", "+", ">", "o"}
 _CLAUSE_CONJUNCTIONS = {"but", "however", "although", "though", "whereas", "yet"}
 _SUBJECTS = {"cl", "client", "she", "he", "they", "cm", "pt", "i", "we", "her", "his"}
@@ -110,8 +111,18 @@ def _header_length(doc: Doc, i: int, at_line_start: bool) -> int:
     return 0
 
 
-def _ends_sentence(previous: Token, current: Token) -> bool:
-    if previous.text in _SENTENCE_END:
+def _ends_sentence(doc: Doc, i: int) -> bool:
+    """Does a sentence end right before token i? Closing quotes stay with their sentence."""
+    current = doc[i]
+    if current.text in _CLOSERS:
+        return False
+    j = i - 1
+    while j >= 0 and (doc[j].is_space or doc[j].text in _CLOSERS):
+        j -= 1
+    if j < 0:
+        return False
+    previous = doc[j]
+    if previous.text in _SENTENCE_END or (j < i - 1 and previous.text.endswith((".", "!", "?"))):
         return True
     if previous.text in _TITLES or not previous.text.endswith("."):
         return False
@@ -145,8 +156,7 @@ def mark_units(doc: Doc) -> Doc:
             i += 1
             continue
         at_line_start = _is_line_start(doc, i) and not _continues_wrapped_line(doc, i)
-        previous = _previous_word(doc, i)
-        at_boundary = unit_start is None or at_line_start or _ends_sentence(previous, token)
+        at_boundary = unit_start is None or at_line_start or _ends_sentence(doc, i)
         if at_boundary:
             header = _header_length(doc, i, at_line_start or unit_start is None)
             if header:

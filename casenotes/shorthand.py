@@ -30,6 +30,12 @@ _EXPANSIONS = {
     "wk": "week", "wks": "weeks", "mo": "month", "mos": "months", "yr": "year", "yrs": "years",
     "hrs": "hours", "bf": "boyfriend", "gf": "girlfriend", "ncns": "no call no show",
     "sx": "symptoms", "psych": "psychiatric", "x2": "twice", "x3": "three times",
+    "psh": "permanent supportive housing", "rrh": "rapid re-housing", "ce": "coordinated entry",
+    "liheap": "LIHEAP energy bill assistance", "ccap": "CCAP childcare assistance",
+    "ui": "unemployment insurance", "chip": "CHIP children's health insurance",
+    "fqhc": "community health clinic", "pcp": "primary care doctor", "aa": "Alcoholics Anonymous",
+    "na": "Narcotics Anonymous", "cdl": "commercial driver's license", "dmv": "DMV driver's license office",
+    "ssa": "Social Security office", "dcfs": "child protective services",
     "1br": "one-bedroom apartment", "2br": "two-bedroom apartment", "dss": "social services office",
 }
 _PATTERN = re.compile(
@@ -37,7 +43,7 @@ _PATTERN = re.compile(
     re.IGNORECASE,
 )
 # Short forms that are also ordinary words ("hi", "Ed", "mo") count only in capitals.
-_CAPITALS_ONLY = {"si", "hi", "po", "ed", "er", "od", "mo"}
+_CAPITALS_ONLY = {"si", "hi", "po", "ed", "er", "od", "mo", "ce", "na", "ui", "aa", "chip"}
 
 
 def _replace(match: re.Match[str]) -> str:

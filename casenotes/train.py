@@ -1,7 +1,7 @@
-"""Fit the heads on a training split; tune thresholds and calibrate on a dev split.
+"""Fit the heads on labeled notes; tune thresholds and calibrate out of fold.
 
-The test split is never read here. Labels are turned into per-segment targets
-with the same span-matching rule the metrics use.
+The caller passes the train and dev splits; the test split is never read here.
+Labels become per-segment targets with the same span rule the metrics use.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -20,22 +20,24 @@ from casenotes.evaluate import evidence_span, score_predictions, spans_hit
 from casenotes.features import (
     AnalysedNote, direction_features, level_features, relevance_features, segment_features,
 )
-from casenotes.heads import fit_calibrator, fit_head
+from casenotes.heads import Calibrator, LinearHead, fit_calibrator, fit_head
 from casenotes.match import cosine_matrix
-from casenotes.model import Thresholds, TrainedModel
+from casenotes.model import NoteHeads, Thresholds, TrainedModel
 from casenotes.schema import DOMAINS, FLAG_TYPES, NoteResult
-from casenotes.score import DIRECTIONS
+from casenotes.score import SUMMARY_SIZE, domain_summary, goal_summary
 
 __all__ = ["TrainingReport", "train_model"]
 
-REGULARIZATION = {"relevance": 1.0, "direction": 0.05, "domain": 0.05, "level": 0.05, "flag": 0.05}
+REGULARIZATION = {"relevance": 1.0, "direction": 0.05, "domain": 0.05, "level": 0.05, "flag": 0.05,
+                  "status": 0.1, "domain_note": 1.0}
 
 
 @dataclass(frozen=True)
 class TrainingReport:
     model: TrainedModel
-    dev_metrics: dict[str, Any]
+    cross_validated: dict[str, Any]  # out-of-fold metrics over the training cases
     examples: dict[str, int]
+    out_of_fold: list[dict[str, Any]]  # predictions, in the shared format
 
 
 def _hits_any(segment_span: tuple[int, int], gold: list[tuple[int, int]]) -> bool:
@@ -46,48 +48,52 @@ def _gold_spans(text: str, quotes: Sequence[str]) -> list[tuple[int, int]]:
     return [evidence_span(text, q) for q in quotes if q in text]
 
 
-def _training_rows(pipeline, cases: list[LabeledCase], notes: list[AnalysedNote]) -> dict[str, Any]:  # noqa: ANN001
-    rows: dict[str, list] = {k: [] for k in ("rel_x", "rel_y", "dir_x", "dir_y", "seg_x", "dom_y",
-                                              "flag_y", "lvl_x", "lvl_y")}
-    for case, note in zip(cases, notes):
-        spans = [(s.start, s.end) for s in note.segments]
-        if not spans:
-            continue
-        labels = case.labels or {}
-        for view in pipeline.goal_views(case.plan):
-            label = labels["goals"][view.goal.goal_id]
-            gold = _gold_spans(note.text, label["evidence"])
-            cosines = cosine_matrix(note.vectors, view.vector[None, :])[:, 0]
-            is_evidence = np.array([_hits_any(s, gold) for s in spans])
-            rows["rel_x"].append(relevance_features(note, view, cosines))
-            rows["rel_y"].append(is_evidence.astype(int))
-            if label["status"] != "not-addressed" and is_evidence.any():
-                rows["dir_x"].append(direction_features(note, view, cosines)[is_evidence])
-                rows["dir_y"] += [label["status"]] * int(is_evidence.sum())
-        domain_y = np.zeros((len(spans), len(DOMAINS)), dtype=int)
-        for domain, label in labels.get("domains", {}).items():
-            k = DOMAINS.index(domain)
-            gold = _gold_spans(note.text, label["evidence"])
-            is_evidence = np.array([_hits_any(s, gold) for s in spans])
-            domain_y[is_evidence, k] = 1
-            if is_evidence.any():
-                rows["lvl_x"].append(level_features(note, k)[is_evidence])
-                rows["lvl_y"] += [str(label["level"])] * int(is_evidence.sum())
-        flag_y = np.zeros((len(spans), len(FLAG_TYPES)), dtype=int)
-        for flag in labels.get("flags", []):
-            gold = _gold_spans(note.text, flag["evidence"])
-            flag_y[[_hits_any(s, gold) for s in spans], FLAG_TYPES.index(flag["type"])] = 1
-        rows["seg_x"].append(segment_features(note))
-        rows["dom_y"].append(domain_y)
-        rows["flag_y"].append(flag_y)
+def _case_rows(pipeline, case: LabeledCase, note: AnalysedNote) -> dict[str, list]:  # noqa: ANN001
+    """Per-segment training targets of one labeled note, for every head."""
+    rows: dict[str, list] = {k: [] for k in _ROW_KEYS}
+    spans = [(s.start, s.end) for s in note.segments]
+    if not spans:
+        return rows
+    labels = case.labels or {}
+    for view in pipeline.goal_views(case.plan):
+        label = labels["goals"][view.goal.goal_id]
+        gold = _gold_spans(note.text, label["evidence"])
+        cosines = cosine_matrix(note.vectors, view.vector[None, :])[:, 0]
+        is_evidence = np.array([_hits_any(s, gold) for s in spans])
+        rows["rel_x"].append(relevance_features(note, view, cosines))
+        rows["rel_y"] += [str(int(v)) for v in is_evidence]
+        if label["status"] != "not-addressed" and is_evidence.any():
+            rows["dir_x"].append(direction_features(note, view, cosines)[is_evidence])
+            rows["dir_y"] += [label["status"]] * int(is_evidence.sum())
+    domain_y = np.zeros((len(spans), len(DOMAINS)), dtype=int)
+    for domain, label in labels.get("domains", {}).items():
+        k = DOMAINS.index(domain)
+        is_evidence = np.array([_hits_any(s, _gold_spans(note.text, label["evidence"])) for s in spans])
+        domain_y[is_evidence, k] = 1
+        if is_evidence.any():
+            rows["lvl_x"].append(level_features(note, k)[is_evidence])
+            rows["lvl_y"] += [str(label["level"])] * int(is_evidence.sum())
+    flag_y = np.zeros((len(spans), len(FLAG_TYPES)), dtype=int)
+    for flag in labels.get("flags", []):
+        gold = _gold_spans(note.text, flag["evidence"])
+        flag_y[[_hits_any(s, gold) for s in spans], FLAG_TYPES.index(flag["type"])] = 1
+    rows["seg_x"].append(segment_features(note))
+    rows["dom_y"].append(domain_y)
+    rows["flag_y"].append(flag_y)
     return rows
 
 
-def _fit_heads(rows: dict[str, Any]) -> dict[str, Any]:
+_ROW_KEYS = ("rel_x", "rel_y", "dir_x", "dir_y", "seg_x", "dom_y", "flag_y", "lvl_x", "lvl_y")
+
+
+def _merge(per_case: list[dict[str, list]]) -> dict[str, list]:
+    return {key: [item for rows in per_case for item in rows[key]] for key in _ROW_KEYS}
+
+
+def _fit_heads(rows: dict[str, list]) -> dict[str, Any]:
     stack = np.vstack
     return {
-        "relevance": fit_head(stack(rows["rel_x"]), np.concatenate(rows["rel_y"]).astype(str),
-                              regularization=REGULARIZATION["relevance"]),
+        "relevance": fit_head(stack(rows["rel_x"]), rows["rel_y"], regularization=REGULARIZATION["relevance"]),
         "direction": fit_head(stack(rows["dir_x"]), rows["dir_y"], regularization=REGULARIZATION["direction"]),
         "domain": fit_head(stack(rows["seg_x"]), stack(rows["dom_y"]), kind="one-vs-rest", classes=DOMAINS,
                            regularization=REGULARIZATION["domain"]),
@@ -97,57 +103,116 @@ def _fit_heads(rows: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _predict(pipeline, cases, notes, model) -> list[dict[str, Any]]:  # noqa: ANN001
-    pipeline.model = model
-    return [prediction_json(c.id, pipeline._result(c.note, c.plan, n)) for c, n in zip(cases, notes)]
+def client_folds(cases: list[LabeledCase], folds: int) -> list[int]:
+    """Fold of each case; all notes of a client share a fold."""
+    def fold_of(client: str) -> int:
+        return int(hashlib.sha256(client.encode()).hexdigest(), 16) % folds
+    return [fold_of(c.note.client_id or c.id) for c in cases]
 
 
-def _best(candidates: list[Thresholds], objective: Callable[[Thresholds], float]) -> Thresholds:
-    return max(candidates, key=objective)
+@dataclass
+class _OutOfFold:
+    """Head outputs for every case from a model that did not see that case's client."""
+
+    pipeline: Any
+    cases: list[LabeledCase]
+    gold: list[dict[str, Any]]
+    notes: list[AnalysedNote]
+    outputs: list[Any]
+    note_heads: NoteHeads | None = None
+
+    def predictions(self, thresholds: Thresholds, calibrators: dict) -> list[NoteResult]:
+        return [self.pipeline.decide(c.note, n, o, self.note_heads, thresholds, calibrators)
+                for c, n, o in zip(self.cases, self.notes, self.outputs)]
+
+    def metrics(self, thresholds: Thresholds, calibrators: dict | None = None) -> dict[str, Any]:
+        results = self.predictions(thresholds, calibrators or {})
+        return score_predictions(self.gold, [prediction_json(c.id, r) for c, r in zip(self.cases, results)])
+
+    def goal_rows(self) -> tuple[np.ndarray, list[str], list[int]]:
+        """Summary features, gold status and case index of every (note, goal) pair."""
+        features, statuses, owners = [], [], []
+        for i, (case, outputs) in enumerate(zip(self.cases, self.outputs)):
+            for view, evidence in outputs.goals:
+                features.append(goal_summary(evidence))
+                statuses.append((case.labels or {})["goals"][view.goal.goal_id]["status"])
+                owners.append(i)
+        return np.array(features).reshape(len(features), SUMMARY_SIZE), statuses, owners
 
 
-def _tune_thresholds(pipeline, cases, gold, notes, model: TrainedModel) -> Thresholds:  # noqa: ANN001
-    def metrics(thresholds: Thresholds) -> dict[str, Any]:
-        return score_predictions(gold, _predict(pipeline, cases, notes, replace(model, thresholds=thresholds)))
+    def domain_rows(self) -> tuple[np.ndarray, list[str]]:
+        """Summary features of every (note, domain) pair, and whether the domain is labeled."""
+        features, present = [], []
+        for case, outputs in zip(self.cases, self.outputs):
+            labeled = (case.labels or {}).get("domains", {})
+            for k, domain in enumerate(DOMAINS):
+                features.append(domain_summary(outputs.domains, k))
+                present.append("1" if domain in labeled else "0")
+        return np.array(features), present
 
-    current = model.thresholds
-    goal_grid = [replace(current, relevance=r, change=c)
-                 for r, c in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7, 0.8), (0.1, 0.2, 0.3, 0.4, 0.5))]
-    current = _best(goal_grid, lambda t: metrics(t)["goal_status_macro_f1"])
-    current = _best([replace(current, domain=d) for d in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)],
-                    lambda t: metrics(t)["domain_f1"])
+
+def _fit_domain_note_head(oof: _OutOfFold) -> LinearHead:
+    features, present = oof.domain_rows()
+    return fit_head(features, present, regularization=REGULARIZATION["domain_note"], balanced=False)
+
+
+def _fit_status_head(oof: _OutOfFold, fold_of: list[int], folds: int) -> tuple[LinearHead, Calibrator]:
+    """The status head on out-of-fold goal summaries, and a calibrator from its own
+    out-of-fold probabilities (a second round of the same client folds)."""
+    features, statuses, owners = oof.goal_rows()
+    statuses_array = np.array(statuses)
+    confidences, right = [], []
+    for fold in range(folds):
+        held = np.array([fold_of[o] == fold for o in owners])
+        if held.all() or not held.any():
+            continue
+        head = fit_head(features[~held], statuses_array[~held], regularization=REGULARIZATION["status"],
+                        balanced=False)
+        probs = head.predict_proba(features[held])
+        confidences += probs.max(axis=1).tolist()
+        right += (np.array(head.classes)[probs.argmax(axis=1)] == statuses_array[held]).tolist()
+    head = fit_head(features, statuses_array, regularization=REGULARIZATION["status"], balanced=False)
+    return head, fit_calibrator(confidences, right)
+
+
+def _tune_thresholds(oof: _OutOfFold) -> Thresholds:
+    current = Thresholds()
+    current = max([replace(current, relevance=r) for r in (0.3, 0.4, 0.5, 0.6, 0.7)],
+                  key=lambda t: _goal_objective(oof.metrics(t)))
+    current = max([replace(current, domain=d) for d in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)],
+                  key=lambda t: oof.metrics(t)["domain_f1"])
     flag_thresholds = dict(current.flag)
     for flag_type in FLAG_TYPES:
         def recall_first(t: Thresholds, flag_type: str = flag_type) -> float:
-            m = metrics(t)
+            m = oof.metrics(t)
             recall = m["flag_recall_by_type"].get(flag_type, 1.0)
             precision = m["flag_precision_by_type"].get(flag_type, 1.0)
-            return (recall >= 0.97) * 10 + recall * 2 + precision
-        grid = [replace(current, flag={**flag_thresholds, flag_type: v}) for v in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
-        flag_thresholds[flag_type] = _best(grid, recall_first).flag[flag_type]
+            return (recall >= 0.95) * 10 + recall + precision
+        grid = [replace(current, flag={**flag_thresholds, flag_type: v})
+                for v in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)]
+        flag_thresholds[flag_type] = max(grid, key=recall_first).flag[flag_type]
     return replace(current, flag=flag_thresholds)
 
 
-def _calibrate(pipeline, cases, notes, model: TrainedModel) -> dict[str, Any]:  # noqa: ANN001
-    raw_goal, right_goal, raw_domain, right_domain, raw_flag, right_flag = [], [], [], [], [], []
-    pipeline.model = replace(model, calibrators={})
-    for case, note in zip(cases, notes):
-        result: NoteResult = pipeline._result(case.note, case.plan, note)
+def _goal_objective(metrics: dict[str, Any]) -> float:
+    return metrics["goal_status_macro_f1"] + metrics["citation_f1"]
+
+
+def _calibrate(oof: _OutOfFold, thresholds: Thresholds) -> dict[str, Any]:
+    raw: dict[str, list[float]] = {"domain": [], "flag": []}
+    right: dict[str, list[bool]] = {"domain": [], "flag": []}
+    for case, result in zip(oof.cases, oof.predictions(thresholds, {})):
         labels = case.labels or {}
-        for goal in result.goals:
-            raw_goal.append(goal.confidence)
-            right_goal.append(goal.status == labels["goals"][goal.goal_id]["status"])
         gold_domains = labels.get("domains", {})
         for domain in result.domains:
-            raw_domain.append(domain.confidence)
-            right_domain.append(domain.domain in gold_domains
-                                and abs(gold_domains[domain.domain]["level"] - domain.level) <= 1)
+            raw["domain"].append(domain.confidence)
+            right["domain"].append(domain.domain in gold_domains
+                                   and abs(gold_domains[domain.domain]["level"] - domain.level) <= 1)
         gold_flags = {f["type"] for f in labels.get("flags", [])}
         for flag in result.flags:
-            raw_flag.append(flag.confidence)
-            right_flag.append(flag.type in gold_flags)
-    return {"goal": fit_calibrator(raw_goal, right_goal), "domain": fit_calibrator(raw_domain, right_domain),
-            "flag": fit_calibrator(raw_flag, right_flag)}
+            raw["flag"].append(flag.confidence)
+            right["flag"].append(flag.type in gold_flags)
+    return {name: fit_calibrator(raw[name], right[name]) for name in raw}
 
 
 def _fingerprint(cases: list[LabeledCase]) -> str:
@@ -158,33 +223,37 @@ def _fingerprint(cases: list[LabeledCase]) -> str:
     return digest.hexdigest()[:16]
 
 
-def train_model(pipeline, train_cases: list[LabeledCase], dev_cases: list[LabeledCase],  # noqa: ANN001
-                dev_gold: list[dict[str, Any]], version: str,
-                sources: dict[str, str] | None = None) -> TrainingReport:
-    """Fit on `train_cases`; tune and calibrate on `dev_cases` (whose raw dicts are `dev_gold`)."""
-    train_notes = pipeline.analyse_many([c.note.text for c in train_cases])
-    dev_notes = pipeline.analyse_many([c.note.text for c in dev_cases])
-    rows = _training_rows(pipeline, train_cases, train_notes)
-    heads = _fit_heads(rows)
+def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], version: str,  # noqa: ANN001
+                folds: int = 5, sources: dict[str, str] | None = None) -> TrainingReport:
+    """Fit the heads on `cases`. Thresholds and calibrators come from out-of-fold outputs
+    (folds by client), so they are tuned on notes the heads did not see."""
+    notes = pipeline.analyse_many([c.note.text for c in cases])
+    per_case = [_case_rows(pipeline, c, n) for c, n in zip(cases, notes)]
+    fold_of = client_folds(cases, folds)
+    outputs: list[Any] = [None] * len(cases)
+    for fold in range(folds):
+        heads = _fit_heads(_merge([r for r, f in zip(per_case, fold_of) if f != fold]))
+        fold_model = TrainedModel(**heads, status=None, domain_note=None, thresholds=Thresholds(),
+                                  calibrators={}, metadata={})
+        for i in (i for i, f in enumerate(fold_of) if f == fold):
+            outputs[i] = pipeline.head_outputs(notes[i], cases[i].plan, fold_model)
+    oof = _OutOfFold(pipeline, cases, gold, notes, outputs)
+    status_head, goal_calibrator = _fit_status_head(oof, fold_of, folds)
+    oof.note_heads = NoteHeads(status=status_head, domain_note=_fit_domain_note_head(oof))
+    thresholds = _tune_thresholds(oof)
+    calibrators = {**_calibrate(oof, thresholds), "goal": goal_calibrator}
+    rows = _merge(per_case)
     metadata = {
         "version": version, "trained": date.today().isoformat(), "encoder": pipeline.encoder.name,
         "rubric": f"{pipeline.rubric.name}@{pipeline.rubric.version}+{pipeline.rubric.content_hash[:12]}",
-        "train_cases": len(train_cases), "train_fingerprint": _fingerprint(train_cases),
-        "dev_cases": len(dev_cases), "dev_fingerprint": _fingerprint(dev_cases),
+        "cases": len(cases), "fingerprint": _fingerprint(cases), "folds": folds,
         "regularization": REGULARIZATION, "sources": sources or {},
-        "direction_classes": list(DIRECTIONS),
     }
-    model = TrainedModel(**heads, thresholds=Thresholds(), calibrators={}, metadata=metadata)
-    model = replace(model, thresholds=_tune_thresholds(pipeline, dev_cases, dev_gold, dev_notes, model))
-    model = replace(model, calibrators=_calibrate(pipeline, dev_cases, dev_notes, model))
-    dev_metrics = score_predictions(dev_gold, _predict(pipeline, dev_cases, dev_notes, model))
-    examples = {"relevance_pairs": int(sum(len(y) for y in rows["rel_y"])),
-                "direction_segments": len(rows["dir_y"]), "level_segments": len(rows["lvl_y"]),
-                "segments": int(sum(len(x) for x in rows["seg_x"]))}
-    return TrainingReport(model=model, dev_metrics=dev_metrics, examples=examples)
-
-
-def write_model(report: TrainingReport, directory: Path, file_name: str) -> Path:
-    path = directory / file_name
-    report.model.save(path)
-    return path
+    model = TrainedModel(**_fit_heads(rows), status=status_head, domain_note=oof.note_heads.domain_note,
+                         thresholds=thresholds,
+                         calibrators=calibrators, metadata=metadata)
+    examples = {"relevance_pairs": len(rows["rel_y"]), "direction_segments": len(rows["dir_y"]),
+                "level_segments": len(rows["lvl_y"]), "segments": int(sum(len(x) for x in rows["seg_x"]))}
+    predictions = [prediction_json(c.id, r) for c, r in zip(cases, oof.predictions(thresholds, calibrators))]
+    return TrainingReport(model=model, cross_validated=score_predictions(gold, predictions), examples=examples,
+                          out_of_fold=predictions)
