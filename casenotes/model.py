@@ -31,10 +31,11 @@ class NoteHeads:
 
     status: LinearHead
     domain_note: LinearHead
+    flag_note: LinearHead
 
     @classmethod
     def of(cls, model: "TrainedModel") -> "NoteHeads":
-        return cls(status=model.status, domain_note=model.domain_note)
+        return cls(status=model.status, domain_note=model.domain_note, flag_note=model.flag_note)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TrainedModel:
     flag: LinearHead
     status: LinearHead | None  # note-level heads: None only inside training, before they are fitted
     domain_note: LinearHead | None
+    flag_note: LinearHead | None
     thresholds: Thresholds
     calibrators: dict[str, Calibrator]
     metadata: dict[str, Any]
@@ -56,7 +58,7 @@ class TrainedModel:
 
     def to_json(self) -> dict[str, Any]:
         heads = {name: getattr(self, name).to_json()
-                 for name in ("relevance", "direction", "domain", "level", "flag", "status", "domain_note")}
+                 for name in ("relevance", "direction", "domain", "level", "flag", "status", "domain_note", "flag_note")}
         return {
             "metadata": self.metadata, "heads": heads,
             "thresholds": {"relevance": self.thresholds.relevance, "domain": self.thresholds.domain,

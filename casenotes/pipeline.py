@@ -24,7 +24,7 @@ from casenotes.match import RubricAnchors, cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
 from casenotes.schema import DOMAINS, Note, NoteResult, Plan
 from casenotes.score import (
-    DIRECTIONS, DomainEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
+    DIRECTIONS, DomainEvidence, FlagEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
     speaks_of_current_state,
 )
 from casenotes.segment import Segmenter
@@ -41,7 +41,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class HeadOutputs:
     goals: list[tuple[GoalView, GoalEvidence]]
     domains: DomainEvidence
-    flag: np.ndarray  # (segments, 5)
+    flags: FlagEvidence
 
 
 def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS) -> str:
@@ -143,8 +143,10 @@ class Pipeline:
             keyword_hits=analysis.keyword_hits, anchor=analysis.anchors.by_domain,
             plan_domains=frozenset(DOMAINS.index(g.domain) for g in plan.goals),
         )
+        flags = FlagEvidence.build(model.flag.predict_proba(segment_matrix), analysis.flag_cue_hits,
+                                   analysis.contexts, analysis.segments)
         return HeadOutputs(goals=[(view, self._goal_evidence(analysis, view, model)) for view in views],
-                           domains=domains, flag=model.flag.predict_proba(segment_matrix))
+                           domains=domains, flags=flags)
 
     def decide(self, note: Note, analysis: AnalysedNote, outputs: HeadOutputs, note_heads: NoteHeads,
                thresholds: Thresholds, calibrators: dict) -> NoteResult:
@@ -152,8 +154,8 @@ class Pipeline:
                              calibrators.get("goal")) for view, evidence in outputs.goals]
         domains = decide_domains(outputs.domains, analysis.segments, note_heads.domain_note, thresholds,
                                  calibrators.get("domain"))
-        flags = decide_flags(outputs.flag, analysis.flag_cue_hits, analysis.contexts, analysis.segments,
-                             thresholds, calibrators.get("flag"))
+        flags = decide_flags(outputs.flags, analysis.segments, note_heads.flag_note, thresholds,
+                             calibrators.get("flag"))
         return NoteResult(
             note_id=note.note_id, goals=tuple(goals), domains=tuple(domains), flags=tuple(flags),
             segments=tuple(analysis.segments), model_version=self.model_version,

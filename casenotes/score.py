@@ -19,7 +19,8 @@ from casenotes.schema import (
 )
 
 __all__ = [
-    "DIRECTIONS", "FLAG_SEVERITY", "DomainEvidence", "GoalEvidence", "domain_summary", "decide_domains", "decide_flags", "decide_goal",
+    "DIRECTIONS", "FLAG_SEVERITY", "DomainEvidence", "FlagEvidence", "GoalEvidence", "domain_summary",
+    "flag_summary", "decide_domains", "decide_flags", "decide_goal",
     "goal_summary", "status_probabilities",
 ]
 
@@ -243,18 +244,65 @@ def flag_is_gated(flag_type: str, context: ContextLabels, text: str, cue_hit: bo
     return context.negated
 
 
-def decide_flags(flag_probs: np.ndarray, cue_hits: np.ndarray, contexts: list[ContextLabels],
-                 segments: list[Segment], thresholds: Thresholds,
+@dataclass(frozen=True)
+class FlagEvidence:
+    """Per segment of one note, for every flag type."""
+
+    probs: np.ndarray  # (n, 5) the segment flag head
+    cue_hits: np.ndarray  # (n, 5) a rubric cue matches
+    gated: np.ndarray  # (n, 5) bool: context silences this segment for this type
+    resolved: np.ndarray  # (n,) bool: the segment reports a resolution ("dismissed", "no new charges")
+
+    @classmethod
+    def build(cls, probs: np.ndarray, cue_hits: np.ndarray, contexts: list[ContextLabels],
+              segments: list[Segment]) -> "FlagEvidence":
+        gated = np.array([[flag_is_gated(t, c, s.text, bool(cue_hits[i, k])) for k, t in enumerate(FLAG_TYPES)]
+                          for i, (c, s) in enumerate(zip(contexts, segments))], dtype=bool)
+        return cls(probs=probs, cue_hits=cue_hits, gated=gated.reshape(len(segments), len(FLAG_TYPES)),
+                   resolved=np.array([bool(_RESOLVED.search(s.text)) for s in segments], dtype=bool))
+
+    def segment_scores(self, k: int) -> np.ndarray:
+        """How strongly each segment raises flag type k; 0 where context silences it."""
+        return np.where(self.gated[:, k], 0.0, 0.6 * self.probs[:, k] + 0.4 * self.cue_hits[:, k])
+
+
+_RESOLVED = re.compile(
+    r"\b(?:dismissed|quashed|recalled|withdrawn|resolved|cleared|granted|lifted|in compliance|compliant|"
+    r"no new|closed|expunged|reinstated|continued|no jail|rescinded|paid (?:off|in full)|caught up)\b",
+    re.IGNORECASE)
+FLAG_SUMMARY_SIZE = 9 + len(FLAG_TYPES)
+
+
+def flag_summary(e: FlagEvidence, k: int) -> np.ndarray:
+    """A fixed-length view of one flag type over a whole note: what the flag head reads.
+    Its evidence features come from segments context lets speak; gated ones only inform."""
+    scores = e.segment_scores(k)
+    open_probs = np.where(e.gated[:, k], 0.0, e.probs[:, k])
+    open_cues = np.where(e.gated[:, k], 0.0, e.cue_hits[:, k])
+    top = int(np.argmax(scores)) if scores.size else None
+    one_hot = np.zeros(len(FLAG_TYPES))
+    one_hot[k] = 1.0
+    return np.array([
+        *_top2(scores), _top2(open_probs)[0], float(open_cues.sum() > 0), float(min(3, open_cues.sum())),
+        _top2(np.where(e.gated[:, k], e.probs[:, k], 0.0))[0],
+        float(((e.cue_hits[:, k] > 0) & e.gated[:, k]).any()),
+        float(e.resolved[top]) if top is not None else 0.0, float(e.resolved.any()), *one_hot,
+    ])
+
+
+def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead, thresholds: Thresholds,
                  calibrator: Calibrator | None = None) -> list[Flag]:
+    if not segments:
+        return []
+    summaries = np.stack([flag_summary(e, k) for k in range(len(FLAG_TYPES))])
+    present = flag_head.predict_proba(summaries)[:, list(flag_head.classes).index("1")]
     flags = []
-    for t, flag_type in enumerate(FLAG_TYPES):
-        scores = np.array([0.0 if flag_is_gated(flag_type, c, s.text, bool(hit)) else 0.6 * p + 0.4 * hit
-                           for c, s, p, hit in zip(contexts, segments, flag_probs[:, t], cue_hits[:, t])])
-        threshold = thresholds.flag.get(flag_type, 0.5)
-        if scores.size == 0 or scores.max() < threshold:
+    for k, flag_type in enumerate(FLAG_TYPES):
+        scores = e.segment_scores(k)
+        if present[k] < thresholds.flag.get(flag_type, 0.5) or scores.max() <= 0.0:
             continue
-        ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= threshold]
+        ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= 0.6 * scores.max()]
         flags.append(Flag(type=flag_type, severity=FLAG_SEVERITY[flag_type],
-                          confidence=_calibrated(calibrator, float(scores[ranked[0]])),
+                          confidence=_calibrated(calibrator, float(present[k])),
                           citations=_cite(segments, ranked)))
     return flags

@@ -24,12 +24,13 @@ from casenotes.heads import Calibrator, LinearHead, fit_calibrator, fit_head
 from casenotes.match import cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel
 from casenotes.schema import DOMAINS, FLAG_TYPES, NoteResult
-from casenotes.score import SUMMARY_SIZE, domain_summary, goal_summary
+from casenotes.score import SUMMARY_SIZE, domain_summary, flag_summary, goal_summary
 
 __all__ = ["TrainingReport", "train_model"]
 
 REGULARIZATION = {"relevance": 1.0, "direction": 0.05, "domain": 0.05, "level": 0.05, "flag": 0.05,
-                  "status": 0.1, "domain_note": 1.0}
+                  "status": 0.1, "domain_note": 1.0,
+                  "flag_note": 1.0}
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,22 @@ class _OutOfFold:
         return np.array(features), present
 
 
+    def flag_rows(self) -> tuple[np.ndarray, list[str]]:
+        """Summary features of every (note, flag type) pair, and whether the flag is labeled."""
+        features, present = [], []
+        for case, outputs in zip(self.cases, self.outputs):
+            labeled = {f["type"] for f in (case.labels or {}).get("flags", [])}
+            for k, flag_type in enumerate(FLAG_TYPES):
+                features.append(flag_summary(outputs.flags, k))
+                present.append("1" if flag_type in labeled else "0")
+        return np.array(features), present
+
+
+def _fit_flag_note_head(oof: _OutOfFold) -> LinearHead:
+    features, present = oof.flag_rows()
+    return fit_head(features, present, regularization=REGULARIZATION["flag_note"], balanced=False)
+
+
 def _fit_domain_note_head(oof: _OutOfFold) -> LinearHead:
     features, present = oof.domain_rows()
     return fit_head(features, present, regularization=REGULARIZATION["domain_note"], balanced=False)
@@ -189,7 +206,7 @@ def _tune_thresholds(oof: _OutOfFold) -> Thresholds:
             precision = m["flag_precision_by_type"].get(flag_type, 1.0)
             return (recall >= 0.95) * 10 + recall + precision
         grid = [replace(current, flag={**flag_thresholds, flag_type: v})
-                for v in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)]
+                for v in (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)]
         flag_thresholds[flag_type] = max(grid, key=recall_first).flag[flag_type]
     return replace(current, flag=flag_thresholds)
 
@@ -233,13 +250,14 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
     outputs: list[Any] = [None] * len(cases)
     for fold in range(folds):
         heads = _fit_heads(_merge([r for r, f in zip(per_case, fold_of) if f != fold]))
-        fold_model = TrainedModel(**heads, status=None, domain_note=None, thresholds=Thresholds(),
+        fold_model = TrainedModel(**heads, status=None, domain_note=None, flag_note=None, thresholds=Thresholds(),
                                   calibrators={}, metadata={})
         for i in (i for i, f in enumerate(fold_of) if f == fold):
             outputs[i] = pipeline.head_outputs(notes[i], cases[i].plan, fold_model)
     oof = _OutOfFold(pipeline, cases, gold, notes, outputs)
     status_head, goal_calibrator = _fit_status_head(oof, fold_of, folds)
-    oof.note_heads = NoteHeads(status=status_head, domain_note=_fit_domain_note_head(oof))
+    oof.note_heads = NoteHeads(status=status_head, domain_note=_fit_domain_note_head(oof),
+                               flag_note=_fit_flag_note_head(oof))
     thresholds = _tune_thresholds(oof)
     calibrators = {**_calibrate(oof, thresholds), "goal": goal_calibrator}
     rows = _merge(per_case)
@@ -250,6 +268,7 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
         "regularization": REGULARIZATION, "sources": sources or {},
     }
     model = TrainedModel(**_fit_heads(rows), status=status_head, domain_note=oof.note_heads.domain_note,
+                         flag_note=oof.note_heads.flag_note,
                          thresholds=thresholds,
                          calibrators=calibrators, metadata=metadata)
     examples = {"relevance_pairs": len(rows["rel_y"]), "direction_segments": len(rows["dir_y"]),
