@@ -15,6 +15,9 @@ from casenotes.schema import Note, NoteResult, Plan
 __all__ = [
     "LabeledCase",
     "case_from_json",
+    "iter_cases",
+    "iter_labeled",
+    "json_lines",
     "plan_from_goals",
     "prediction_json",
     "read_cases",
@@ -65,23 +68,35 @@ def read_cases(path: str | Path) -> list[LabeledCase]:
     return list(iter_cases(path))
 
 
-def iter_cases(path: str | Path) -> Iterator[LabeledCase]:
+def json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """(where, object) for every non-blank line; `where` names the file and line for messages."""
     path = Path(path)
-    seen: set[str] = set()
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             where = f"{path.name} line {number}"
             try:
-                obj = json.loads(line)
+                yield where, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidInput(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            case = case_from_json(obj, where)
-            if case.id in seen:
-                raise InvalidInput(f"{where}: duplicate id {case.id!r}")
-            seen.add(case.id)
-            yield case
+
+
+def iter_labeled(path: str | Path, require_labels: bool = False) -> Iterator[tuple[dict[str, Any], LabeledCase]]:
+    """Each line's raw object and parsed case; ids must be unique within the file."""
+    seen: set[str] = set()
+    for where, obj in json_lines(path):
+        if require_labels and isinstance(obj, dict) and "labels" not in obj:
+            raise InvalidInput(f"{where}: no labels; a labeled file is needed here")
+        case = case_from_json(obj, where)
+        if case.id in seen:
+            raise InvalidInput(f"{where}: duplicate id {case.id!r}")
+        seen.add(case.id)
+        yield obj, case
+
+
+def iter_cases(path: str | Path) -> Iterator[LabeledCase]:
+    return (case for _, case in iter_labeled(path))
 
 
 def _describe(exc: ValidationError, goals: Any) -> str:

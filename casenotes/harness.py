@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from casenotes.baselines import BASELINES, BaselineRunner
-from casenotes.dataset import LabeledCase, case_from_json, prediction_json
-from casenotes.errors import InvalidInput
+from casenotes.dataset import LabeledCase, iter_labeled, prediction_json
 from casenotes.evaluate import score_predictions
 from casenotes.schema import STATUSES
 
@@ -39,20 +37,8 @@ class EvalRun:
 
 def read_gold(path: str | Path) -> tuple[list[dict[str, Any]], list[LabeledCase]]:
     """Raw gold dicts (for scoring) and parsed cases (for predicting) of a labeled file."""
-    raw, cases = [], []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{Path(path).name} line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{where}: not valid JSON ({exc.msg})") from None
-        if "labels" not in obj:
-            raise InvalidInput(f"{where}: no labels; `casenotes eval` needs a labeled file")
-        raw.append(obj)
-        cases.append(case_from_json(obj, where))
-    return raw, cases
+    pairs = list(iter_labeled(path, require_labels=True))
+    return [raw for raw, _ in pairs], [case for _, case in pairs]
 
 
 def run_eval(pipeline, gold: list[dict[str, Any]], cases: list[LabeledCase]) -> EvalRun:  # noqa: ANN001
