@@ -26,7 +26,6 @@ __all__ = [
     "segment_features",
 ]
 
-FEATURE_VERSION = "1"
 
 
 @dataclass(frozen=True)

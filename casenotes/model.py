@@ -20,6 +20,7 @@ DEFAULT_MODEL_FILE = "casenotes-heads.json"
 @dataclass(frozen=True)
 class Thresholds:
     relevance: float = 0.5  # least relevance of a segment that can move or be cited for a goal
+    addressed: float = 1.01  # relevance at which a goal counts as addressed whatever the status head says
     domain: float = 0.5
     flag: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("safety", "crisis", "housing_loss", "legal", "disengagement"), 0.5))
@@ -61,7 +62,8 @@ class TrainedModel:
                  for name in ("relevance", "direction", "domain", "level", "flag", "status", "domain_note", "flag_note")}
         return {
             "metadata": self.metadata, "heads": heads,
-            "thresholds": {"relevance": self.thresholds.relevance, "domain": self.thresholds.domain,
+            "thresholds": {"relevance": self.thresholds.relevance, "addressed": self.thresholds.addressed,
+                           "domain": self.thresholds.domain,
                            "flag": self.thresholds.flag},
             "calibrators": {name: c.to_json() for name, c in self.calibrators.items()},
         }

@@ -14,7 +14,7 @@ import numpy as np
 
 from casenotes.cues import concerns_family, content_words, is_ongoing_goal
 from casenotes.embed import CachedEncoder, Encoder, default_encoder
-from casenotes.errors import InvalidInput, NoteTooLarge
+from casenotes.errors import InvalidInput, ModelError, NoteTooLarge
 from casenotes.features import (
     AnalysedNote, GoalView, RubricLexicon, direction_features, goal_shape, level_features,
     relevance_features, segment_features,
@@ -25,7 +25,7 @@ from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
 from casenotes.schema import DOMAINS, Note, NoteResult, Plan
 from casenotes.score import (
     DIRECTIONS, DomainEvidence, FlagEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
-    speaks_of_current_state,
+    feature_signature, speaks_of_current_state,
 )
 from casenotes.segment import Segmenter
 from casenotes.shorthand import expand_shorthand
@@ -64,6 +64,7 @@ class Pipeline:
                  max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> None:
         from casenotes.context import ContextAnalyzer
 
+        _check_model_matches(model)
         self.encoder = encoder if isinstance(encoder, CachedEncoder) else CachedEncoder(encoder)
         self.rubric = rubric
         self.model = model
@@ -137,15 +138,16 @@ class Pipeline:
             columns = [int(c) - 1 for c in model.level.classes]
             for k in range(len(DOMAINS)):
                 levels[k][:, columns] = model.level.predict_proba(level_features(analysis, k))
+        domain_probs = model.domain.predict_proba(segment_matrix)
         domains = DomainEvidence(
-            probs=model.domain.predict_proba(segment_matrix), levels=levels,
+            probs=domain_probs, levels=levels,
             usable=np.array([speaks_of_current_state(c) for c in analysis.contexts], dtype=bool),
             keyword_hits=analysis.keyword_hits, anchor=analysis.anchors.by_domain,
             plan_domains=frozenset(DOMAINS.index(g.domain) for g in plan.goals),
         )
         flags = FlagEvidence.build(model.flag.predict_proba(segment_matrix), analysis.flag_cue_hits,
                                    analysis.contexts, analysis.segments)
-        return HeadOutputs(goals=[(view, self._goal_evidence(analysis, view, model)) for view in views],
+        return HeadOutputs(goals=[(view, self._goal_evidence(analysis, view, model, domain_probs)) for view in views],
                            domains=domains, flags=flags)
 
     def decide(self, note: Note, analysis: AnalysedNote, outputs: HeadOutputs, note_heads: NoteHeads,
@@ -163,7 +165,8 @@ class Pipeline:
             rubric_hash=self.rubric.content_hash,
         )
 
-    def _goal_evidence(self, analysis: AnalysedNote, view: GoalView, model: TrainedModel) -> GoalEvidence:
+    def _goal_evidence(self, analysis: AnalysedNote, view: GoalView, model: TrainedModel,
+                       domain_probs: np.ndarray) -> GoalEvidence:
         cosines = cosine_matrix(analysis.vectors, view.vector[None, :])[:, 0]
         relevance = model.relevance.predict_proba(relevance_features(analysis, view, cosines))
         direction = model.direction.predict_proba(direction_features(analysis, view, cosines))
@@ -173,17 +176,23 @@ class Pipeline:
             relevance=relevance[:, 1] if relevance.size else np.zeros(0),
             direction=direction[:, order] if direction.size else np.zeros((0, 4)),
             asserted=np.array([_asserted_for(view, c) for c in analysis.contexts], dtype=bool),
-            cosine=cosines, action_done=shape[:, 0], short_of_target=shape[:, 3],
+            action_done=shape[:, 0], short_of_target=shape[:, 3],
             in_plan=np.array([s.section == "plan" for s in analysis.segments], dtype=bool),
+            in_domain=domain_probs[:, view.domain_index] if domain_probs.size else np.zeros(0),
             ongoing=view.ongoing, family=view.family,
         )
 
     def _require_model(self) -> TrainedModel:
         if self.model is None:
-            from casenotes.errors import ModelError
-
             raise ModelError("this pipeline has no trained heads; run `casenotes train`")
         return self.model
+
+
+def _check_model_matches(model: TrainedModel | None) -> None:
+    expected = feature_signature()
+    if model is not None and model.metadata.get("features") != expected:
+        raise ModelError(f"the model {model.version} was trained for features "
+                         f"{model.metadata.get('features')!r}, this code computes {expected!r}; run `casenotes train`")
 
 
 def _asserted_for(view: GoalView, context) -> bool:  # noqa: ANN001

@@ -44,15 +44,15 @@ class GoalEvidence:
     relevance: np.ndarray  # (n,)
     direction: np.ndarray  # (n, 4) in DIRECTIONS order
     asserted: np.ndarray  # (n,) bool: context lets this segment move the goal
-    cosine: np.ndarray  # (n,)
     action_done: np.ndarray  # (n,) the goal's verb reported done
     short_of_target: np.ndarray  # (n,) an amount below the goal's target
     in_plan: np.ndarray  # (n,) bool
+    in_domain: np.ndarray  # (n,) the domain head's probability that the segment is about the goal's domain
     ongoing: bool
     family: bool
 
 
-SUMMARY_SIZE = 34
+SUMMARY_SIZE = 38
 
 
 def _top2(values: np.ndarray) -> tuple[float, float]:
@@ -74,14 +74,23 @@ def goal_summary(e: GoalEvidence) -> np.ndarray:
         first, second, _top2(asserted_rel)[0], _top2(gated_rel)[0],
         float((e.relevance >= 0.5).sum()), float((asserted_rel >= 0.5).sum()),
         *best_change, *mean_direction,
-        _top2(np.where(e.in_plan, e.relevance, 0.0))[0], _top2(e.cosine)[0] if e.cosine.size else 0.0,
-        float(e.ongoing), float(e.family),
+        _top2(np.where(e.in_plan, e.relevance, 0.0))[0], float(e.ongoing), float(e.family),
         float(e.action_done[top]) if top is not None else 0.0,
         float(e.short_of_target[top]) if top is not None else 0.0,
         float((e.action_done * asserted_rel).max()) if e.relevance.size else 0.0,
         float((e.short_of_target * asserted_rel).max()) if e.relevance.size else 0.0,
-        *_leading_directions(e, asserted_rel),
+        *_leading_directions(e, asserted_rel), *_in_domain_directions(e),
     ], dtype=np.float64)
+
+
+def _in_domain_directions(e: GoalEvidence) -> np.ndarray:
+    """A change in the goal's domain moves the goal even when worded away from it
+    ("laid off" for a job goal): per direction, the strongest asserted in-domain segment,
+    and how strongly any segment is in the domain (5 values)."""
+    if not e.relevance.size:
+        return np.zeros(5)
+    in_domain = np.where(e.asserted, e.in_domain, 0.0)
+    return np.concatenate([(e.direction * in_domain[:, None]).max(axis=0), [e.in_domain.max()]])
 
 
 def _leading_directions(e: GoalEvidence, asserted_rel: np.ndarray) -> np.ndarray:
@@ -100,6 +109,9 @@ def _leading_directions(e: GoalEvidence, asserted_rel: np.ndarray) -> np.ndarray
 def decide_goal(goal_id: str, evidence: GoalEvidence, segments: list[Segment], status_head: LinearHead,
                 thresholds: Thresholds, calibrator: Calibrator | None = None) -> GoalResult:
     probs = status_probabilities(evidence, status_head, thresholds.relevance)
+    if evidence.relevance.size and evidence.relevance.max() >= thresholds.addressed:
+        probs[STATUSES.index("not-addressed")] = 0.0  # a segment this relevant speaks to the goal
+        probs = probs / probs.sum()
     status = STATUSES[int(np.argmax(probs))]
     confidence = _calibrated(calibrator, float(probs.max()))
     if status == "not-addressed":
@@ -189,18 +201,27 @@ def domain_summary(e: DomainEvidence, k: int) -> np.ndarray:
     ])
 
 
+def _presence(head: LinearHead, summaries: list[np.ndarray]) -> np.ndarray:
+    """A note-level binary head's probability that each summarised item is present."""
+    return head.predict_proba(np.stack(summaries))[:, list(head.classes).index("1")]
+
+
+def _strongest(scores: np.ndarray) -> list[int]:
+    """The segments to cite: the best, and the runner-up when it is nearly as strong."""
+    return [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= 0.6 * scores.max()]
+
+
 def decide_domains(e: DomainEvidence, segments: list[Segment], domain_head: LinearHead,
                    thresholds: Thresholds, calibrator: Calibrator | None = None) -> list[DomainResult]:
     if not segments:
         return []
-    summaries = np.stack([domain_summary(e, k) for k in range(len(DOMAINS))])
-    present = domain_head.predict_proba(summaries)[:, list(domain_head.classes).index("1")]
+    present = _presence(domain_head, [domain_summary(e, k) for k in range(len(DOMAINS))])
     results = []
     for k, domain in enumerate(DOMAINS):
         scores = np.where(e.usable, e.probs[:, k], 0.0)
         if present[k] < thresholds.domain or scores.max() <= 0.0:
             continue
-        ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= 0.6 * scores.max()]
+        ranked = _strongest(scores)
         weights = scores[ranked] / scores[ranked].sum()
         mean_probs = (e.levels[k][ranked] * weights[:, None]).sum(axis=0)
         level = int(np.clip(round(float(mean_probs @ np.arange(1, 6))), 1, 5))
@@ -252,6 +273,7 @@ class FlagEvidence:
     cue_hits: np.ndarray  # (n, 5) a rubric cue matches
     gated: np.ndarray  # (n, 5) bool: context silences this segment for this type
     resolved: np.ndarray  # (n,) bool: the segment reports a resolution ("dismissed", "no new charges")
+    repeated: np.ndarray  # (n,) bool: the segment counts more than one ("x2", "both", "again")
 
     @classmethod
     def build(cls, probs: np.ndarray, cue_hits: np.ndarray, contexts: list[ContextLabels],
@@ -259,7 +281,8 @@ class FlagEvidence:
         gated = np.array([[flag_is_gated(t, c, s.text, bool(cue_hits[i, k])) for k, t in enumerate(FLAG_TYPES)]
                           for i, (c, s) in enumerate(zip(contexts, segments))], dtype=bool)
         return cls(probs=probs, cue_hits=cue_hits, gated=gated.reshape(len(segments), len(FLAG_TYPES)),
-                   resolved=np.array([bool(_RESOLVED.search(s.text)) for s in segments], dtype=bool))
+                   resolved=np.array([bool(_RESOLVED.search(s.text)) for s in segments], dtype=bool),
+                   repeated=np.array([bool(_REPEATED.search(s.text)) for s in segments], dtype=bool))
 
     def segment_scores(self, k: int) -> np.ndarray:
         """How strongly each segment raises flag type k; 0 where context silences it."""
@@ -270,7 +293,12 @@ _RESOLVED = re.compile(
     r"\b(?:dismissed|quashed|recalled|withdrawn|resolved|cleared|granted|lifted|in compliance|compliant|"
     r"no new|closed|expunged|reinstated|continued|no jail|rescinded|paid (?:off|in full)|caught up)\b",
     re.IGNORECASE)
-FLAG_SUMMARY_SIZE = 9 + len(FLAG_TYPES)
+# Disengagement needs two or more missed contacts: words that count past one.
+_REPEATED = re.compile(
+    r"\b(?:x ?[2-9]|[2-9]x|twice|two|three|four|both|several|multiple|again|another|repeated(?:ly)?|"
+    r"consecutive|all (?:week|month)|\d+ (?:times|appts|appointments|calls|sessions))\b|\d+/\d+\s*(?:and|&|,)\s*\d+/\d+",
+    re.IGNORECASE)
+FLAG_SUMMARY_SIZE = 11 + len(FLAG_TYPES)
 
 
 def flag_summary(e: FlagEvidence, k: int) -> np.ndarray:
@@ -286,7 +314,8 @@ def flag_summary(e: FlagEvidence, k: int) -> np.ndarray:
         *_top2(scores), _top2(open_probs)[0], float(open_cues.sum() > 0), float(min(3, open_cues.sum())),
         _top2(np.where(e.gated[:, k], e.probs[:, k], 0.0))[0],
         float(((e.cue_hits[:, k] > 0) & e.gated[:, k]).any()),
-        float(e.resolved[top]) if top is not None else 0.0, float(e.resolved.any()), *one_hot,
+        float(e.resolved[top]) if top is not None else 0.0, float(e.resolved.any()),
+        float((open_cues > 0).sum() >= 2), float(((open_cues > 0) & e.repeated).any()), *one_hot,
     ])
 
 
@@ -294,15 +323,19 @@ def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead
                  calibrator: Calibrator | None = None) -> list[Flag]:
     if not segments:
         return []
-    summaries = np.stack([flag_summary(e, k) for k in range(len(FLAG_TYPES))])
-    present = flag_head.predict_proba(summaries)[:, list(flag_head.classes).index("1")]
+    present = _presence(flag_head, [flag_summary(e, k) for k in range(len(FLAG_TYPES))])
     flags = []
     for k, flag_type in enumerate(FLAG_TYPES):
         scores = e.segment_scores(k)
         if present[k] < thresholds.flag.get(flag_type, 0.5) or scores.max() <= 0.0:
             continue
-        ranked = [int(i) for i in np.argsort(-scores)[:MAX_CITATIONS] if scores[i] >= 0.6 * scores.max()]
+        ranked = _strongest(scores)
         flags.append(Flag(type=flag_type, severity=FLAG_SEVERITY[flag_type],
                           confidence=_calibrated(calibrator, float(present[k])),
                           citations=_cite(segments, ranked)))
     return flags
+
+
+def feature_signature() -> str:
+    """Changes whenever the features the heads read change shape: a model must match it."""
+    return f"segment-v2/goal-{SUMMARY_SIZE}/domain-{DOMAIN_SUMMARY_SIZE}/flag-{FLAG_SUMMARY_SIZE}"

@@ -24,12 +24,12 @@ from casenotes.heads import Calibrator, LinearHead, fit_calibrator, fit_head
 from casenotes.match import cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel
 from casenotes.schema import DOMAINS, FLAG_TYPES, NoteResult
-from casenotes.score import SUMMARY_SIZE, domain_summary, flag_summary, goal_summary
+from casenotes.score import SUMMARY_SIZE, domain_summary, feature_signature, flag_summary, goal_summary
 
 __all__ = ["TrainingReport", "train_model"]
 
 REGULARIZATION = {"relevance": 1.0, "direction": 0.05, "domain": 0.05, "level": 0.05, "flag": 0.05,
-                  "status": 0.1, "domain_note": 1.0,
+                  "status": 0.3, "domain_note": 1.0,
                   "flag_note": 1.0}
 
 
@@ -196,19 +196,28 @@ def _tune_thresholds(oof: _OutOfFold) -> Thresholds:
     current = Thresholds()
     current = max([replace(current, relevance=r) for r in (0.3, 0.4, 0.5, 0.6, 0.7)],
                   key=lambda t: _goal_objective(oof.metrics(t)))
+    current = max([replace(current, addressed=a) for a in (1.01, 0.95, 0.9, 0.85, 0.8, 0.75)],
+                  key=lambda t: _goal_objective(oof.metrics(t)))
     current = max([replace(current, domain=d) for d in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)],
                   key=lambda t: oof.metrics(t)["domain_f1"])
-    flag_thresholds = dict(current.flag)
-    for flag_type in FLAG_TYPES:
-        def recall_first(t: Thresholds, flag_type: str = flag_type) -> float:
-            m = oof.metrics(t)
-            recall = m["flag_recall_by_type"].get(flag_type, 1.0)
-            precision = m["flag_precision_by_type"].get(flag_type, 1.0)
-            return (recall >= 0.95) * 10 + recall + precision
-        grid = [replace(current, flag={**flag_thresholds, flag_type: v})
-                for v in (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)]
-        flag_thresholds[flag_type] = max(grid, key=recall_first).flag[flag_type]
-    return replace(current, flag=flag_thresholds)
+    return _tune_flag_thresholds(oof, current)
+
+
+def _tune_flag_thresholds(oof: _OutOfFold, current: Thresholds, passes: int = 2) -> Thresholds:
+    """Per-type thresholds by coordinate ascent on the pooled objective: recall of at
+    least 0.95 over all flags first, then recall weighted twice over precision (a missed
+    flag costs a supervisor more than a false alarm), so a type whose scores are hard to
+    separate can give up one flag while the others carry recall."""
+    def pooled(t: Thresholds) -> float:
+        m = oof.metrics(t)
+        return (m["flag_recall"] >= 0.95) * 10 + 2 * m["flag_recall"] + m["flag_precision"]
+
+    for _ in range(passes):
+        for flag_type in FLAG_TYPES:
+            grid = [replace(current, flag={**current.flag, flag_type: v})
+                    for v in (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)]
+            current = max(grid, key=pooled)
+    return current
 
 
 def _goal_objective(metrics: dict[str, Any]) -> float:
@@ -265,7 +274,7 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
         "version": version, "trained": date.today().isoformat(), "encoder": pipeline.encoder.name,
         "rubric": f"{pipeline.rubric.name}@{pipeline.rubric.version}+{pipeline.rubric.content_hash[:12]}",
         "cases": len(cases), "fingerprint": _fingerprint(cases), "folds": folds,
-        "regularization": REGULARIZATION, "sources": sources or {},
+        "regularization": REGULARIZATION, "sources": sources or {}, "features": feature_signature(),
     }
     model = TrainedModel(**_fit_heads(rows), status=status_head, domain_note=oof.note_heads.domain_note,
                          flag_note=oof.note_heads.flag_note,
