@@ -19,7 +19,6 @@ from casenotes.features import (
     AnalysedNote, GoalView, RubricLexicon, direction_features, goal_shape, level_features,
     relevance_features, segment_features,
 )
-from casenotes.heads import LinearHead
 from casenotes.match import RubricAnchors, cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
 from casenotes.schema import DOMAINS, Note, NoteResult, Plan
@@ -157,7 +156,7 @@ class Pipeline:
         domains = decide_domains(outputs.domains, analysis.segments, note_heads.domain_note, thresholds,
                                  calibrators.get("domain"))
         flags = decide_flags(outputs.flags, analysis.segments, note_heads.flag_note, thresholds,
-                             calibrators.get("flag"))
+                             {f.type: f.severity for f in self.rubric.flags}, calibrators.get("flag"))
         return NoteResult(
             note_id=note.note_id, goals=tuple(goals), domains=tuple(domains), flags=tuple(flags),
             segments=tuple(analysis.segments), model_version=self.model_version,

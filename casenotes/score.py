@@ -19,7 +19,7 @@ from casenotes.schema import (
 )
 
 __all__ = [
-    "DIRECTIONS", "FLAG_SEVERITY", "DomainEvidence", "FlagEvidence", "GoalEvidence", "domain_summary",
+    "DIRECTIONS", "DomainEvidence", "FlagEvidence", "GoalEvidence", "domain_summary",
     "flag_summary", "decide_domains", "decide_flags", "decide_goal",
     "goal_summary", "status_probabilities",
 ]
@@ -27,7 +27,6 @@ __all__ = [
 DIRECTIONS = ("improving", "worsening", "no-change", "achieved")
 _PROGRESS = {"achieved": 1.0, "improving": 0.5, "no-change": 0.0, "worsening": -0.5}
 _CHANGES = ("improving", "worsening", "achieved")
-FLAG_SEVERITY = {"safety": 5, "crisis": 5, "housing_loss": 4, "legal": 3, "disengagement": 2}
 MAX_CITATIONS = 2
 
 
@@ -320,7 +319,8 @@ def flag_summary(e: FlagEvidence, k: int) -> np.ndarray:
 
 
 def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead, thresholds: Thresholds,
-                 calibrator: Calibrator | None = None) -> list[Flag]:
+                 severity: dict[str, int], calibrator: Calibrator | None = None) -> list[Flag]:
+    """Flags with the rubric's `severity` per type; the queue sorts by it."""
     if not segments:
         return []
     present = _presence(flag_head, [flag_summary(e, k) for k in range(len(FLAG_TYPES))])
@@ -330,7 +330,7 @@ def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead
         if present[k] < thresholds.flag.get(flag_type, 0.5) or scores.max() <= 0.0:
             continue
         ranked = _strongest(scores)
-        flags.append(Flag(type=flag_type, severity=FLAG_SEVERITY[flag_type],
+        flags.append(Flag(type=flag_type, severity=severity[flag_type],
                           confidence=_calibrated(calibrator, float(present[k])),
                           citations=_cite(segments, ranked)))
     return flags

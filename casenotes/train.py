@@ -7,10 +7,8 @@ Labels become per-segment targets with the same span rule the metrics use.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from dataclasses import dataclass, replace
 from datetime import date
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np

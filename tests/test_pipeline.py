@@ -168,3 +168,9 @@ def test_pipeline_missing_model_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelError, match="no trained model"):
         load_model(tmp_path / "absent.json")
+
+
+def test_pipeline_flag_severity_comes_from_the_rubric(pipeline):
+    result = pipeline.score("Cl was taken to the ER by ambulance after an overdose on Sunday.", PLAN)
+    crisis = next(f for f in result.flags if f.type == "crisis")
+    assert crisis.severity == pipeline.rubric.flag("crisis").severity
