@@ -28,6 +28,7 @@ DIRECTIONS = ("improving", "worsening", "no-change", "achieved")
 _PROGRESS = {"achieved": 1.0, "improving": 0.5, "no-change": 0.0, "worsening": -0.5}
 _CHANGES = ("improving", "worsening", "achieved")
 MAX_CITATIONS = 2
+MOST_SEVERE = 5
 
 
 def _cite(segments: list[Segment], indices) -> tuple[Citation, ...]:  # noqa: ANN001
@@ -290,7 +291,8 @@ class FlagEvidence:
 
 _RESOLVED = re.compile(
     r"\b(?:dismissed|quashed|recalled|withdrawn|resolved|cleared|granted|lifted|in compliance|compliant|"
-    r"no new|closed|expunged|reinstated|continued|no jail|rescinded|paid (?:off|in full)|caught up)\b",
+    r"no new|closed|expunged|reinstated|continued|no jail|rescinded|paid (?:off|in full)|caught up|"
+    r"extended|made permanent|renewed|no contact)\b",
     re.IGNORECASE)
 # Disengagement needs two or more missed contacts: words that count past one.
 _REPEATED = re.compile(
@@ -320,14 +322,17 @@ def flag_summary(e: FlagEvidence, k: int) -> np.ndarray:
 
 def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead, thresholds: Thresholds,
                  severity: dict[str, int], calibrator: Calibrator | None = None) -> list[Flag]:
-    """Flags with the rubric's `severity` per type; the queue sorts by it."""
+    """Flags with the rubric's `severity` per type; the queue sorts by it. For the most
+    severe types a rubric cue in a segment context lets speak raises the flag by itself:
+    there a miss costs more than any false alarm."""
     if not segments:
         return []
     present = _presence(flag_head, [flag_summary(e, k) for k in range(len(FLAG_TYPES))])
     flags = []
     for k, flag_type in enumerate(FLAG_TYPES):
         scores = e.segment_scores(k)
-        if present[k] < thresholds.flag.get(flag_type, 0.5) or scores.max() <= 0.0:
+        cue_backed = severity[flag_type] >= MOST_SEVERE and bool((e.cue_hits[:, k] > 0)[~e.gated[:, k]].any())
+        if scores.max() <= 0.0 or (present[k] < thresholds.flag.get(flag_type, 0.5) and not cue_backed):
             continue
         ranked = _strongest(scores)
         flags.append(Flag(type=flag_type, severity=severity[flag_type],

@@ -55,6 +55,7 @@ _CLOSERS = {'"', "'", "”", "’", ")", "]", "»"}
 _BULLET_MARKERS = {"-", "*", "•", "·", "–", "—", "+", ">", "o"}
 _CLAUSE_CONJUNCTIONS = {"but", "however", "although", "though", "whereas", "yet"}
 _SUBJECTS = {"cl", "client", "she", "he", "they", "cm", "pt", "i", "we", "her", "his"}
+_CLAUSE_SUBJECTS = {"cl", "client", "she", "he", "they", "cm", "pt"}
 _MIN_CLAUSE_WORDS = 3
 _CALENDAR_WORDS = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -240,6 +241,8 @@ def _clauses(doc: Doc, first: int, last: int) -> list[tuple[int, int]]:
             cuts.append((i - 1, i))
         elif token.lower_ == "and" and doc[i - 1].text == "," and doc[i + 1].lower_ in _SUBJECTS:
             cuts.append((i - 2, i))
+        elif token.text == "," and doc[i + 1].lower_ in _CLAUSE_SUBJECTS:
+            cuts.append((i - 1, i + 1))  # "Her brother was arrested, cl upset about it."
     pieces, start = [], first
     for left_end, right_start in cuts:
         if _word_count(doc, start, left_end) >= _MIN_CLAUSE_WORDS and \

@@ -87,6 +87,7 @@ def test_segment_wrapped_line_continues_the_sentence(segmenter):
     ("Cl has not used since Friday but she missed her IOP appt.", ["Cl has not used since Friday", "but she missed her IOP appt."]),
     ("Rent is paid; cl still owes the deposit.", ["Rent is paid", "cl still owes the deposit."]),
     ("Cl got the job, however the shift is nights.", ["Cl got the job", "however the shift is nights."]),
+    ("Her brother was arrested last week, cl upset about it.", ["Her brother was arrested last week", "cl upset about it."]),
 ])
 def test_segment_splits_clauses(segmenter, note, clauses):
     assert texts_of(segmenter, note) == clauses
