@@ -129,5 +129,14 @@ def segment(note_file: Path = typer.Argument(..., help="A plain-text note.")) ->
             typer.echo(f"{s.start:>6}-{s.end:<6} {s.section or '-':<12} {','.join(marks) or '-':<24} {s.text!r}")
 
 
+def _register_service_commands() -> None:
+    from casenotes.cli_service import register
+
+    register(app)
+
+
+_register_service_commands()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

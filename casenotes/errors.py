@@ -5,7 +5,9 @@
     │   ├── NoteTooLarge    text longer than the configured limit
     │   └── InvalidPlan     unknown domain, duplicate goal id, ...
     ├── RubricError         a rubric file that does not validate
-    └── ModelError          a trained artifact that is missing or does not match
+    ├── ModelError          a trained artifact that is missing or does not match
+    ├── NotFound            no such client, note, flag or result (in the caller's programs)
+    └── Conflict            a write that contradicts what is stored (same note id, other text)
 
 Messages name the field, line or domain at fault and never quote note text.
 """
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 __all__ = [
     "CasenotesError",
+    "Conflict",
     "InvalidInput",
     "InvalidPlan",
     "ModelError",
+    "NotFound",
     "NoteTooLarge",
     "RubricError",
 ]
@@ -50,3 +54,11 @@ class RubricError(CasenotesError, ValueError):
 
 class ModelError(CasenotesError):
     code = "E020"
+
+
+class NotFound(CasenotesError, LookupError):
+    code = "E030"
+
+
+class Conflict(CasenotesError):
+    code = "E031"

@@ -21,7 +21,7 @@ from casenotes.features import (
 )
 from casenotes.match import RubricAnchors, cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
-from casenotes.schema import DOMAINS, Note, NoteResult, Plan
+from casenotes.schema import DOMAINS, ContextLabels, Note, NoteResult, Plan
 from casenotes.score import (
     DIRECTIONS, DomainEvidence, FlagEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
     feature_signature, speaks_of_current_state,
@@ -29,7 +29,7 @@ from casenotes.score import (
 from casenotes.segment import Segmenter
 from casenotes.shorthand import expand_shorthand
 
-__all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "check_note_text"]
+__all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "ScoredNote", "check_note_text"]
 
 DEFAULT_MAX_NOTE_CHARS = 100_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -41,6 +41,15 @@ class HeadOutputs:
     goals: list[tuple[GoalView, GoalEvidence]]
     domains: DomainEvidence
     flags: FlagEvidence
+
+
+@dataclass(frozen=True)
+class ScoredNote:
+    """A result with what a store keeps beside it: each segment's context and embedding."""
+
+    result: NoteResult
+    contexts: list[ContextLabels]
+    vectors: np.ndarray
 
 
 def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS) -> str:
@@ -118,9 +127,18 @@ class Pipeline:
         return self.score_many([(note, plan)])[0]
 
     def score_many(self, items: Sequence[tuple[Note | str, Plan]]) -> list[NoteResult]:
+        return [scored.result for scored in self.read_many(items)]
+
+    def read_many(self, items: Sequence[tuple[Note | str, Plan]]) -> list[ScoredNote]:
+        """`score_many`, keeping each note's segment contexts and embeddings."""
         notes = [Note(text=n) if isinstance(n, str) else n for n, _ in items]
         analysed = self.analyse_many([n.text for n in notes])
-        return [self._result(note, plan, analysis) for note, (_, plan), analysis in zip(notes, items, analysed)]
+        return [ScoredNote(self._result(note, plan, analysis), analysis.contexts, analysis.vectors)
+                for note, (_, plan), analysis in zip(notes, items, analysed)]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """A search query as a unit vector in the segments' space."""
+        return self.encoder.inner.encode([_embedding_input(check_note_text(text, self.max_note_chars))])[0]
 
     def _result(self, note: Note, plan: Plan, analysis: AnalysedNote) -> NoteResult:
         model = self._require_model()

@@ -1,0 +1,130 @@
+"""A note's arrival: score it against the client's current plan and record everything in
+one transaction, once per `note_id`, then index its segments for search.
+
+Scoring runs outside any transaction (it is the slow part); the write that follows
+re-checks for a note of the same id, so two concurrent arrivals of one note record it
+once and both callers get the stored result.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from casenotes.errors import Conflict, InvalidInput
+from casenotes.pipeline import Pipeline, check_note_text
+from casenotes.schema import Goal, Note as NoteSpec, Plan as PlanSpec
+from casenotes.search import SegmentIndex
+from casenotes.store.repository import NoteFields, Repository, text_sha256
+from casenotes.store.tables import Client, Note, NoteRevision, Plan, SegmentRow
+
+__all__ = ["Arrival", "NoteIngestor"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    note_id: str
+    created: bool
+
+
+class NoteIngestor:
+    def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline, index: SegmentIndex | None) -> None:
+        self.sessions = sessions
+        self.pipeline = pipeline
+        self.index = index
+        self._scoring = threading.Lock()  # one note at a time through the model: the CPU is the limit
+
+    def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
+               ingested_by: int | None = None) -> Arrival:
+        """Record a new note, or find it stored already (same text); `Conflict` for another text."""
+        check_note_text(fields.text, self.pipeline.max_note_chars)
+        with self.sessions.begin() as session:
+            client = Repository(session).client(client_id, programs)
+            if _stored_same(session, client, fields):
+                return Arrival(fields.note_id, created=False)
+            plan_pk, plan = _plan_of(session, client)
+        scored = self._score(fields, client_id, plan)
+        try:
+            with self.sessions.begin() as session:
+                repo = Repository(session)
+                client = repo.client(client_id, programs)
+                if _stored_same(session, client, fields):
+                    return Arrival(fields.note_id, created=False)
+                note = repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None,
+                                     scored, ingested_by)
+                revision_pk = repo.current_revision(note).id
+        except IntegrityError:
+            with self.sessions.begin() as session:  # a concurrent arrival of the same note won
+                client = Repository(session).client(client_id, programs)
+                if _stored_same(session, client, fields):
+                    return Arrival(fields.note_id, created=False)
+            raise
+        self._index_revision(revision_pk)
+        return Arrival(fields.note_id, created=True)
+
+    def revise(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
+        """Store a new text of a stored note, rescored against the current plan; its revision number."""
+        check_note_text(fields.text, self.pipeline.max_note_chars)
+        with self.sessions.begin() as session:
+            note = Repository(session).note(note_id, programs)
+            client_id = note.client.client_id
+            plan_pk, plan = _plan_of(session, note.client)
+        scored = self._score(fields, client_id, plan)
+        with self.sessions.begin() as session:
+            repo = Repository(session)
+            note = repo.note(note_id, programs)
+            old_segments = [s.id for s in repo.current_revision(note).segments]
+            revision = repo.revise_note(note, fields, session.get(Plan, plan_pk) if plan_pk else None, scored)
+            number, revision_pk = revision.revision, revision.id
+        if self.index is not None:
+            self.index.remove(old_segments)
+        self._index_revision(revision_pk)
+        return number
+
+    def _score(self, fields: NoteFields, client_id: str, plan: PlanSpec):  # noqa: ANN202
+        note = NoteSpec(text=fields.text, note_id=fields.note_id, client_id=client_id, note_date=fields.note_date,
+                        note_format=fields.note_format)
+        with self._scoring:
+            return self.pipeline.read_many([(note, plan)])[0]
+
+    def _index_revision(self, revision_pk: int) -> None:
+        if self.index is None:
+            return
+        with self.sessions() as session:
+            rows = session.execute(select(SegmentRow.id, SegmentRow.vector)
+                                   .where(SegmentRow.revision_pk == revision_pk)).all()
+        if rows:
+            import numpy as np
+
+            self.index.add(np.array([r[0] for r in rows]), np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+
+
+def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:
+    """True when this note is stored with this text; `Conflict` when stored otherwise."""
+    note = session.scalar(select(Note).where(Note.note_id == fields.note_id))
+    if note is None:
+        return False
+    if note.client_pk != client.id:
+        raise Conflict(f"note {fields.note_id!r} is stored for another client")
+    current = session.scalar(select(NoteRevision.sha256).where(
+        NoteRevision.note_pk == note.id, NoteRevision.revision == note.current_revision))
+    if current != text_sha256(fields.text):
+        raise Conflict(f"note {fields.note_id!r} is stored with another text; PUT /v1/notes/{{note_id}} revises it")
+    return True
+
+
+def _plan_of(session: Session, client: Client) -> tuple[int | None, PlanSpec]:
+    plan = Repository(session).current_plan(client)
+    if plan is None:
+        return None, PlanSpec()
+    try:
+        goals = tuple(Goal(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
+                      for g in plan.goals)
+        return plan.id, PlanSpec(goals=goals)
+    except ValueError as exc:  # stored plans were validated on the way in; this is damage
+        raise InvalidInput(f"the stored plan of client {client.client_id!r} no longer validates") from exc
+

@@ -1,0 +1,222 @@
+"""The persistent client record, as SQLAlchemy 2 tables.
+
+client ─┬─ plan (versioned) ── plan_goal
+        └─ note ── note_revision ─┬─ segment (with its embedding, for search)
+                                  ├─ result (a goal status or a domain level) ── review
+                                  └─ flag (open | confirmed | dismissed)
+audit_log and api_token stand apart: audit rows name objects by their public ids and
+outlive a deleted client; they never hold note text.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "ApiToken", "AuditEntry", "Base", "Client", "FlagRow", "Note", "NoteRevision", "Plan", "PlanGoal",
+    "Result", "Review", "SegmentRow", "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Client(Base):
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), unique=True)
+    program: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    plans: Mapped[list[Plan]] = relationship(back_populates="client", cascade="all, delete-orphan",
+                                             passive_deletes=True, order_by="Plan.version")
+    notes: Mapped[list[Note]] = relationship(back_populates="client", cascade="all, delete-orphan",
+                                             passive_deletes=True)
+
+
+class Plan(Base):
+    __tablename__ = "plan"
+    __table_args__ = (UniqueConstraint("client_pk", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    rubric: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="plans")
+    goals: Mapped[list[PlanGoal]] = relationship(back_populates="plan", cascade="all, delete-orphan",
+                                                 passive_deletes=True, order_by="PlanGoal.position")
+
+
+class PlanGoal(Base):
+    __tablename__ = "plan_goal"
+    __table_args__ = (UniqueConstraint("plan_pk", "goal_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_pk: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    goal_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    domain: Mapped[str] = mapped_column(String(40))
+    target_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+    plan: Mapped[Plan] = relationship(back_populates="goals")
+
+
+class Note(Base):
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[str] = mapped_column(String(100), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    note_date: Mapped[date] = mapped_column(Date)
+    note_format: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    author: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    current_revision: Mapped[int] = mapped_column(Integer, default=1)
+    ingested_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="notes")
+    revisions: Mapped[list[NoteRevision]] = relationship(back_populates="note", cascade="all, delete-orphan",
+                                                         passive_deletes=True, order_by="NoteRevision.revision")
+
+
+class NoteRevision(Base):
+    """One text of a note and everything scored from it, with what scored it."""
+
+    __tablename__ = "note_revision"
+    __table_args__ = (UniqueConstraint("note_pk", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_pk: Mapped[int] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    plan_pk: Mapped[int | None] = mapped_column(ForeignKey("plan.id", ondelete="SET NULL"), nullable=True)
+    model_version: Mapped[str] = mapped_column(String(200))
+    rubric_name: Mapped[str] = mapped_column(String(100))
+    rubric_version: Mapped[str] = mapped_column(String(50))
+    rubric_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    note: Mapped[Note] = relationship(back_populates="revisions")
+    segments: Mapped[list[SegmentRow]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                      order_by="SegmentRow.start")
+    results: Mapped[list[Result]] = relationship(back_populates="revision", cascade="all, delete-orphan",
+                                                 passive_deletes=True, order_by="Result.id")
+    flags: Mapped[list[FlagRow]] = relationship(back_populates="revision", cascade="all, delete-orphan",
+                                                passive_deletes=True, order_by="FlagRow.id")
+
+
+class SegmentRow(Base):
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_pk: Mapped[int] = mapped_column(ForeignKey("note_revision.id", ondelete="CASCADE"), index=True)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    section: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    negated: Mapped[bool] = mapped_column(Boolean, default=False)
+    hypothetical: Mapped[bool] = mapped_column(Boolean, default=False)
+    historical: Mapped[bool] = mapped_column(Boolean, default=False)
+    other_experiencer: Mapped[bool] = mapped_column(Boolean, default=False)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Result(Base):
+    """A goal status (kind `goal`) or a domain level (kind `domain`) read from one revision."""
+
+    __tablename__ = "result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_pk: Mapped[int] = mapped_column(ForeignKey("note_revision.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    goal_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    domain: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    citations: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...]
+
+    revision: Mapped[NoteRevision] = relationship(back_populates="results")
+    reviews: Mapped[list[Review]] = relationship(back_populates="result", cascade="all, delete-orphan",
+                                                 passive_deletes=True, order_by="Review.id")
+
+
+class FlagRow(Base):
+    __tablename__ = "flag"
+    __table_args__ = (Index("ix_flag_queue", "status", "severity", "note_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision_pk: Mapped[int] = mapped_column(ForeignKey("note_revision.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    citations: Mapped[list] = mapped_column(JSON, default=list)
+    note_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    reviewer: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    revision: Mapped[NoteRevision] = relationship(back_populates="flags")
+
+
+class Review(Base):
+    """A person's verdict on a result: accepted as is, or corrected (kept for retraining)."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_pk: Mapped[int] = mapped_column(ForeignKey("result.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    citations: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    result: Mapped[Result] = relationship(back_populates="reviews")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    program: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    """Append-only (a trigger refuses UPDATE and DELETE): who read or changed what, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    request_id: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""The casenotes service: a FastAPI app over the pipeline and the client record."""

@@ -1,0 +1,129 @@
+"""What the operator's commands do, as plain functions: load the demo, make tokens,
+rebuild the search index, export reviewed results as labeled data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from casenotes.dataset import LabeledCase, iter_cases
+from casenotes.errors import Conflict
+from casenotes.store.repository import NoteFields, Repository
+from casenotes.store.tables import NoteRevision, Result
+from casenotes.service.app import Services
+from casenotes.service.auth import create_token
+
+__all__ = ["DEMO_PATH", "export_labels", "load_cases", "make_token", "rebuild_index"]
+
+DEMO_PATH = Path(str(files("casenotes.demo") / "demo.jsonl"))
+
+
+def make_token(sessions: sessionmaker[Session], role: str, program: str | None, name: str | None) -> str:
+    with sessions.begin() as session:
+        return create_token(session, role, program, name)
+
+
+def load_cases(services: Services, path: Path = DEMO_PATH) -> tuple[int, int]:
+    """Store the clients, plans and notes of a shared-format file; (notes new, notes already there).
+    A client's plan is stored again whenever the goals of their next note differ."""
+    created = existing = 0
+    for case in sorted(iter_cases(path), key=_client_then_date):
+        _put_client_and_plan(services, case)
+        fields = NoteFields(note_id=case.note.note_id, note_date=case.note.note_date or date.today(),
+                            text=case.note.text, note_format=case.note.note_format)
+        try:
+            arrival = services.ingestor.arrive(case.note.client_id, fields)
+        except Conflict:
+            existing += 1
+            continue
+        created += arrival.created
+        existing += not arrival.created
+    services.index.save()
+    return created, existing
+
+
+def _client_then_date(case: LabeledCase) -> tuple[str, date]:
+    return case.note.client_id or "", case.note.note_date or date.min
+
+
+def _put_client_and_plan(services: Services, case: LabeledCase) -> None:
+    goals = list(case.plan.goals)
+    with services.sessions.begin() as session:
+        repo = Repository(session)
+        client, _ = repo.put_client(case.note.client_id, case.note.program or "unassigned")
+        current = repo.current_plan(client)
+        stored = [(g.goal_id, g.text, g.domain) for g in current.goals] if current else None
+        if stored != [(g.goal_id, g.text, g.domain) for g in goals]:
+            repo.store_plan(client, goals, services.pipeline.rubric.name)
+
+
+def rebuild_index(services: Services) -> int:
+    """Replace the search index with the current segments in the database; their count."""
+    with services.sessions() as session:
+        ids, vectors = Repository(session).segment_vectors()
+    services.index.replace_all(ids, vectors)
+    services.index.save()
+    return len(ids)
+
+
+def export_labels(sessions: sessionmaker[Session], out: Path) -> int:
+    """Reviewed notes in the shared labeled format: every goal of the note reviewed, corrections
+    taken over the model's answer; confirmed flags as gold flags. Returns the lines written."""
+    written = 0
+    with sessions() as session, out.open("w", encoding="utf-8") as sink:
+        repo = Repository(session)
+        for revision in repo.reviewed_revisions():
+            case = _labeled_case(repo, revision)
+            if case is not None:
+                sink.write(json.dumps(case, ensure_ascii=False) + "\n")
+                written += 1
+    return written
+
+
+def _labeled_case(repo: Repository, revision: NoteRevision) -> dict | None:
+    goals = [r for r in revision.results if r.kind == "goal"]
+    if not goals or not all(r.reviews for r in goals):
+        return None
+    note = revision.note
+    plan = repo.plan_by_pk(revision.plan_pk)
+    text = revision.text
+    labels = {
+        "goals": {r.goal_id: _goal_label(r, text) for r in goals},
+        "domains": {r.domain: {"level": _final(r).level or r.level, "evidence": _evidence(r, text)}
+                    for r in revision.results if r.kind == "domain" and r.reviews},
+        "flags": [{"type": f.type, "evidence": _quotes(text, f.citations)} for f in revision.flags
+                  if f.status == "confirmed"],
+    }
+    if any(g["status"] != "not-addressed" and not g["evidence"] for g in labels["goals"].values()):
+        return None  # a change without a quotable citation cannot be a label
+    return {"id": f"{note.note_id}-r{revision.revision}", "program": note.client.program,
+            "client_id": note.client.client_id, "note_id": note.note_id, "note_date": note.note_date.isoformat(),
+            "note_format": note.note_format or "narrative", "note_text": text,
+            "goals": [{"goal_id": g.goal_id, "text": g.text, "domain": g.domain} for g in (plan.goals if plan else [])],
+            "labels": labels}
+
+
+def _final(result: Result):  # noqa: ANN202
+    return result.reviews[-1]
+
+
+def _goal_label(result: Result, text: str) -> dict:
+    review = _final(result)
+    status = review.status or result.status
+    return {"status": status, "evidence": [] if status == "not-addressed" else _evidence(result, text)}
+
+
+def _evidence(result: Result, text: str) -> list[str]:
+    review = _final(result)
+    return _quotes(text, review.citations if review.citations is not None else result.citations)
+
+
+def _quotes(text: str, spans: list) -> list[str]:
+    """Cited texts that occur once in the note, as the shared format requires of evidence."""
+    quotes = [text[s:e] for s, e in spans]
+    return [q for q in quotes if q.strip() and text.count(q) == 1]
+

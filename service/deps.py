@@ -1,0 +1,42 @@
+"""Dependencies shared by the routers: services, a session per request, audit rows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.orm import Session
+
+from casenotes.store.repository import Repository
+from casenotes.service.app import Services
+from casenotes.service.auth import Principal
+from casenotes.service.schemas import ID_PATTERN
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_repository(services: ServicesDep) -> Iterator[Repository]:
+    """A repository on one session. Routes commit before they answer, so nothing is
+    acknowledged that is not stored; whatever a route did not commit is rolled back."""
+    session: Session = services.sessions()
+    try:
+        yield Repository(session)
+    finally:
+        session.close()
+
+
+RepositoryDep = Annotated[Repository, Depends(get_repository)]
+ClientIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=100, description="The case management system's id.")]
+NoteIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=100)]
+
+
+def record_read(repo: Repository, request: Request, principal: Principal, *, action: str, object_type: str,
+                object_id: str, client_id: str | None) -> None:
+    """Write the audit row every read or change of a client's notes and results leaves."""
+    repo.audit(actor=principal.actor, role=principal.role, action=action, object_type=object_type,
+               object_id=object_id, client_id=client_id, request_id=request.state.request_id)

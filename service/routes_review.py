@@ -1,0 +1,137 @@
+"""The supervisor's flag queue, analysts' reviews of results, search, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from casenotes.schema import FlagType
+from casenotes.store.repository import Repository
+from casenotes.service.auth import Principal, allow
+from casenotes.service.deps import RepositoryDep, ServicesDep, record_read
+from casenotes.service.schemas import (
+    ID_PATTERN, AuditPageOut, CitationOut, FlagPageOut, FlagReviewIn, QueueFlagOut, ResultReviewIn, ReviewOut,
+    SearchHitOut, SearchOut,
+)
+from casenotes.service.views import audit_out, queue_flag_out, review_out
+
+router = APIRouter(prefix="/v1", tags=["review"])
+
+QueueReader = Annotated[Principal, Depends(allow("supervisor", "analyst"))]
+Supervisor = Annotated[Principal, Depends(allow("supervisor"))]
+Analyst = Annotated[Principal, Depends(allow("analyst"))]
+Admin = Annotated[Principal, Depends(allow())]
+IntId = Annotated[int, Path(ge=1, le=2**62)]
+
+_NOT_FOUND = {404: {"description": "No such object in the caller's programs."}}
+
+
+@router.get("/flags", response_model=FlagPageOut)
+def flag_queue(principal: QueueReader, repo: RepositoryDep, request: Request,
+               status: Annotated[str, Query(pattern="^(open|confirmed|dismissed|any)$")] = "open",
+               type: Annotated[FlagType | None, Query()] = None,  # noqa: A002  (the API's own name)
+               program: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50,
+               cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+               ) -> FlagPageOut:
+    """Flags of current note revisions, most severe and newest first; `next_cursor` pages on."""
+    page = repo.flag_queue(programs=principal.program, status=None if status == "any" else status, flag_type=type, program=program,
+                           limit=limit, cursor=cursor)
+    body = FlagPageOut(flags=[queue_flag_out(f) for f in page.flags], next_cursor=page.next_cursor)
+    for flag in body.flags:
+        record_read(repo, request, principal, action="read", object_type="flag", object_id=str(flag.flag_id),
+                    client_id=flag.client_id)
+    repo.commit()
+    return body
+
+
+@router.post("/flags/{flag_id}/review", response_model=QueueFlagOut, responses=_NOT_FOUND)
+def review_flag(flag_id: IntId, body: FlagReviewIn, principal: Supervisor, repo: RepositoryDep,
+                request: Request) -> QueueFlagOut:
+    """Confirm or dismiss a flag, with a comment; the queue shows open flags only by default."""
+    flag = repo.review_flag(repo.flag(flag_id, principal.program), body.decision, body.comment, principal.actor)
+    result = queue_flag_out(flag)
+    record_read(repo, request, principal, action=f"flag-{body.decision}", object_type="flag",
+                object_id=str(flag_id), client_id=result.client_id)
+    repo.commit()
+    return result
+
+
+@router.post("/results/{result_id}/review", response_model=ReviewOut, status_code=201, responses=_NOT_FOUND)
+def review_result(result_id: IntId, body: ResultReviewIn, principal: Analyst, repo: RepositoryDep,
+                  request: Request) -> ReviewOut:
+    """Accept a goal status or domain level as it is, or correct it; corrections feed `export-labels`."""
+    result = repo.result(result_id, principal.program)
+    if result.kind == "goal" and body.level is not None:
+        raise HTTPException(422, "a goal result is corrected with a status, not a level")
+    if result.kind == "domain" and body.status is not None:
+        raise HTTPException(422, "a domain result is corrected with a level, not a status")
+    review = repo.review_result(result, decision=body.decision, status=body.status, level=body.level,
+                                citations=[list(c) for c in body.citations] if body.citations else None,
+                                comment=body.comment, reviewer=principal.actor)
+    record_read(repo, request, principal, action=f"result-{body.decision}", object_type="result",
+                object_id=str(result_id), client_id=result.revision.note.client.client_id)
+    repo.commit()
+    return review_out(review)
+
+
+@router.get("/search", response_model=SearchOut, responses=_NOT_FOUND)
+def search(principal: Analyst, repo: RepositoryDep, services: ServicesDep, request: Request,
+           q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")],
+           client_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=100)] = None,
+           k: Annotated[int, Query(ge=1, le=50)] = 10) -> SearchOut:
+    """Segments closest in meaning to `q`, among current notes the caller may see."""
+    vector = services.pipeline.embed_query(q)
+    if client_id is not None:
+        ranked = _search_one_client(repo, repo.client(client_id, principal.program), vector, k)
+    else:
+        services.catch_up_index()
+        ranked = _search_all(repo, services, principal, vector, k)
+    hits = [_hit(row, score) for row, score in ranked]
+    for hit in hits:
+        record_read(repo, request, principal, action="search", object_type="note", object_id=hit.note_id,
+                    client_id=hit.client_id)
+    repo.commit()
+    return SearchOut(hits=hits)
+
+
+@router.get("/audit", response_model=AuditPageOut)
+def audit_log(principal: Admin, repo: RepositoryDep,
+              client_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=100)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+              before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> AuditPageOut:
+    """The audit log, newest first; `before` pages back by audit id."""
+    return AuditPageOut(entries=[audit_out(e) for e in repo.audit_entries(client_id=client_id, limit=limit,
+                                                                          before_id=before)])
+
+
+def _search_one_client(repo: Repository, client, vector: np.ndarray, k: int) -> list:  # noqa: ANN001
+    ids, vectors = repo.segment_vectors(client=client)
+    if not len(ids):
+        return []
+    scores = vectors @ vector
+    order = np.argsort(-scores)[:k]
+    rows = repo.search_hits([int(ids[i]) for i in order], programs=None)
+    return [(rows[int(ids[i])], float(scores[i])) for i in order if int(ids[i]) in rows]
+
+
+def _search_all(repo: Repository, services, principal: Principal, vector: np.ndarray, k: int) -> list:  # noqa: ANN001
+    """Widen the index search until k visible hits are found or the index is exhausted."""
+    fetch = k * 4
+    while True:
+        found = services.index.search(vector, fetch)
+        rows = repo.search_hits([i for i, _ in found], programs=principal.program)
+        ranked = [(rows[i], score) for i, score in found if i in rows]
+        if len(ranked) >= k or fetch >= len(services.index):
+            return ranked[:k]
+        fetch *= 4
+
+
+def _hit(row, score: float) -> SearchHitOut:  # noqa: ANN001
+    segment, revision, note, client = row
+    return SearchHitOut(note_id=note.note_id, client_id=client.client_id, note_date=note.note_date,
+                        section=segment.section, score=round(score, 6),
+                        citation=CitationOut(start=segment.start, end=segment.end,
+                                             text=revision.text[segment.start:segment.end]))

@@ -1,0 +1,34 @@
+"""Service settings, from the environment (`CASENOTES_*`) and a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casenotes.pipeline import DEFAULT_MAX_NOTE_CHARS
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASENOTES_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("casenotes-data"), description="Where the SQLite database and search index live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    rubric: str = "self-sufficiency"
+    rubric_dir: Path | None = None
+    model_path: Path | None = Field(None, description="Trained heads JSON; default: the packaged model.")
+    max_note_chars: int = Field(DEFAULT_MAX_NOTE_CHARS, gt=0)
+    cors_origins: list[str] = []
+    auto_migrate: bool = Field(True, description="Bring the schema up to date at start-up.")
+    secure_cookies: bool = Field(True, description="Mark the UI session cookie Secure (HTTPS only).")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'casenotes.db'}"
+
+    @property
+    def search_index_path(self) -> Path:
+        return self.data_dir / "search" / "segments.faiss"
