@@ -48,6 +48,14 @@ class PlanIn(Request):
     goals: Annotated[list[GoalIn], Field(max_length=100)]
     rubric: Name = "self-sufficiency"
 
+    @model_validator(mode="after")
+    def _goal_ids_unique(self) -> "PlanIn":
+        ids = [g.goal_id for g in self.goals]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"duplicate goal_id {', '.join(repeated)}")
+        return self
+
 
 class NoteRevisionIn(Request):
     note_date: date

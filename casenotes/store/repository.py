@@ -18,9 +18,9 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from casenotes.errors import InvalidInput, NotFound
+from casenotes.dataset import plan_from_goals
 from casenotes.pipeline import ScoredNote
 from casenotes.schema import Goal as GoalSpec
-from casenotes.schema import Plan as PlanSpec
 from casenotes.store.tables import (
     AuditEntry, Client, FlagRow, Note, NoteRevision, Plan, PlanGoal, Result, Review, SegmentRow, utcnow,
 )
@@ -73,7 +73,7 @@ class Repository:
         return client
 
     def store_plan(self, client: Client, goals: list[GoalSpec], rubric: str) -> Plan:
-        PlanSpec(goals=tuple(goals))  # duplicate goal ids are refused here
+        plan_from_goals([g.model_dump() for g in goals])  # InvalidPlan for duplicate goal ids
         version = (self.session.scalar(select(func.max(Plan.version)).where(Plan.client_pk == client.id)) or 0) + 1
         plan = Plan(client_pk=client.id, version=version, rubric=rubric,
                     goals=[PlanGoal(position=i, goal_id=g.goal_id, text=g.text, domain=g.domain,
