@@ -16,8 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# The service on its embedded default: SQLite in ./casenotes-data, the packaged model,
+# the default rubric, and the demo clients (loading them again adds nothing).
 run: setup
-	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/test.jsonl
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes demo
+	@echo "admin token for the API and /ui (shown once): $$($(BIN)/casenotes token create --role admin --name make-run)"
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes serve --host 127.0.0.1 --port 8000
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
