@@ -20,7 +20,7 @@ RubricOption = typer.Option("self-sufficiency", "--rubric", help="Rubric name or
 
 
 @contextmanager
-def _clear_errors() -> Iterator[None]:
+def clear_errors() -> Iterator[None]:
     try:
         yield
     except CasenotesError as exc:
@@ -45,7 +45,7 @@ def predict(input_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Not
     """Score every note of IN.jsonl (labels, if present, are ignored) and write predictions."""
     from casenotes.dataset import iter_cases, prediction_json, write_jsonl
 
-    with _clear_errors():
+    with clear_errors():
         cases = list(iter_cases(input_path))
         pipeline = _pipeline(model, rubric)
         rows = []
@@ -67,7 +67,7 @@ def evaluate(gold_path: Path = typer.Argument(..., metavar="GOLD.jsonl", help="A
     from casenotes.dataset import write_jsonl
     from casenotes.harness import confusion_table, per_type_table, read_gold, run_eval, summary_table
 
-    with _clear_errors():
+    with clear_errors():
         gold, cases = read_gold(gold_path)
         run = run_eval(_pipeline(model, rubric), gold, cases)
         typer.echo(f"{gold_path}: {len(cases)} notes; model {run.model_version}; rubric {run.rubric}\n")
@@ -95,7 +95,7 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/train.jsonl"),
     from casenotes.rubric import load_rubric
     from casenotes.train import train_model
 
-    with _clear_errors():
+    with clear_errors():
         gold, cases = [], []
         for path in train_paths:
             more_gold, more_cases = read_gold(path)
@@ -120,7 +120,7 @@ def segment(note_file: Path = typer.Argument(..., help="A plain-text note.")) ->
     from casenotes.context import ContextAnalyzer
     from casenotes.segment import Segmenter
 
-    with _clear_errors():
+    with clear_errors():
         text = note_file.read_text(encoding="utf-8")
         segments = Segmenter().segment(text)
         contexts = ContextAnalyzer().assess_spans(text, [(s.start, s.end) for s in segments])

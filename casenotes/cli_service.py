@@ -14,6 +14,12 @@ index_app = typer.Typer(help="The semantic search index.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
 
+def _clear_errors():  # noqa: ANN202
+    from casenotes.cli import clear_errors
+
+    return clear_errors()
+
+
 def _services():  # noqa: ANN202
     from casenotes.service.app import build_services
     from casenotes.service.settings import Settings
@@ -46,11 +52,12 @@ def demo(path: Optional[Path] = typer.Option(None, "--file", help="A shared-form
     """Load fictional clients, plans and notes, so the record and flag queue are populated at once."""
     from casenotes.service.admin import DEMO_PATH, load_cases
 
-    services = _services()
-    try:
-        created, existing = load_cases(services, path or DEMO_PATH)
-    finally:
-        services.close()
+    with _clear_errors():
+        services = _services()
+        try:
+            created, existing = load_cases(services, path or DEMO_PATH)
+        finally:
+            services.close()
     typer.echo(f"demo: {created} notes scored and stored, {existing} already there", err=True)
 
 
@@ -62,7 +69,8 @@ def token_create(role: str = typer.Option(..., help="ingest, supervisor, analyst
     """Make a token and print it once, alone on standard output; only its hash is kept."""
     from casenotes.service.admin import make_token
 
-    typer.echo(make_token(_sessions(), role, program, name))
+    with _clear_errors():
+        typer.echo(make_token(_sessions(), role, program, name))
 
 
 @index_app.command("rebuild")
@@ -82,7 +90,9 @@ def export_labels(out: Path = typer.Option(..., "--out", help="Where to write th
     """Write reviewed notes (corrections applied) in the shared eval format, for retraining."""
     from casenotes.service.admin import export_labels as export
 
-    typer.echo(f"wrote {export(_sessions(), out)} labeled notes to {out}", err=True)
+    with _clear_errors():
+        written = export(_sessions(), out)
+    typer.echo(f"wrote {written} labeled notes to {out}", err=True)
 
 
 @db_app.command("upgrade")
