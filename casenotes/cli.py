@@ -57,6 +57,41 @@ def predict(input_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Not
     typer.echo(f"wrote {len(rows)} predictions to {out}", err=True)
 
 
+@app.command()
+def batch(input_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes in the shared format."),
+          out: Path = typer.Option(..., "--out", help="Predictions (JSONL), appended; a rerun resumes."),
+          workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, one thread each."),
+          batch_notes: int = typer.Option(32, "--batch-notes", min=1, help="Notes embedded together."),
+          model: Optional[Path] = ModelOption, rubric: str = RubricOption) -> None:
+    """Score a large file with a progress bar; after an interruption, rerun to finish it."""
+    from tqdm import tqdm
+
+    from casenotes.batch import run_batch
+
+    with clear_errors(), tqdm(unit="note", desc="scoring", file=sys.stderr) as bar:
+        summary = run_batch(input_path, out, workers=workers, batch_notes=batch_notes,
+                            model_path=str(model) if model else None, rubric=rubric,
+                            on_progress=bar.update, total=lambda n: setattr(bar, "total", n))
+    typer.echo(f"scored {summary.scored} notes; {summary.skipped} were already in {out}", err=True)
+
+
+@app.command()
+def backfill(input_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes in the shared format."),
+             database_url: str = typer.Option(..., "--database-url", help="The record to write to (SQLAlchemy URL)."),
+             actors: int = typer.Option(2, "--actors", min=1, help="Ray actors, each with its own pipeline."),
+             batch_notes: int = typer.Option(16, "--batch-notes", min=1),
+             ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A Ray cluster (default: local)."),
+             model: Optional[Path] = ModelOption, rubric: str = RubricOption) -> None:
+    """Score a history of notes into the record on Ray Data; idempotent per note_id."""
+    from casenotes.backfill import backfill as run
+
+    with clear_errors():
+        summary = run(input_path, database_url, actors=actors, batch_notes=batch_notes,
+                      model_path=str(model) if model else None, rubric=rubric, ray_address=ray_address)
+    typer.echo(f"stored {summary.created} notes; {summary.existing} were there already; "
+               f"{summary.conflicts} conflicted with a stored text", err=True)
+
+
 @app.command("eval")
 def evaluate(gold_path: Path = typer.Argument(..., metavar="GOLD.jsonl", help="A labeled file."),
              report: Optional[Path] = typer.Option(None, "--report", help="Write REPORT.md and plots here."),

@@ -4,15 +4,15 @@ rebuild the search index, export reviewed results as labeled data."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from importlib.resources import files
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from casenotes.dataset import LabeledCase, iter_cases
+from casenotes.dataset import iter_cases
 from casenotes.errors import Conflict
-from casenotes.store.repository import NoteFields, Repository
+from casenotes.store.loading import note_fields, prepare_clients_and_plans
+from casenotes.store.repository import Repository
 from casenotes.store.tables import NoteRevision, Result
 from casenotes.service.app import Services
 from casenotes.service.auth import create_token
@@ -28,15 +28,14 @@ def make_token(sessions: sessionmaker[Session], role: str, program: str | None, 
 
 
 def load_cases(services: Services, path: Path = DEMO_PATH) -> tuple[int, int]:
-    """Store the clients, plans and notes of a shared-format file; (notes new, notes already there).
-    A client's plan is stored again whenever the goals of their next note differ."""
+    """Store the clients, plans and notes of a shared-format file; (notes new, notes already there)."""
+    cases = list(iter_cases(path))
+    plan_versions = prepare_clients_and_plans(services.sessions, cases, services.pipeline.rubric.name)
     created = existing = 0
-    for case in sorted(iter_cases(path), key=_client_then_date):
-        _put_client_and_plan(services, case)
-        fields = NoteFields(note_id=case.note.note_id, note_date=case.note.note_date or date.today(),
-                            text=case.note.text, note_format=case.note.note_format)
+    for case in cases:
         try:
-            arrival = services.ingestor.arrive(case.note.client_id, fields)
+            arrival = services.ingestor.arrive(case.note.client_id, note_fields(case),
+                                               plan_version=plan_versions[case.id])
         except Conflict:
             existing += 1
             continue
@@ -44,21 +43,6 @@ def load_cases(services: Services, path: Path = DEMO_PATH) -> tuple[int, int]:
         existing += not arrival.created
     services.index.save()
     return created, existing
-
-
-def _client_then_date(case: LabeledCase) -> tuple[str, date]:
-    return case.note.client_id or "", case.note.note_date or date.min
-
-
-def _put_client_and_plan(services: Services, case: LabeledCase) -> None:
-    goals = list(case.plan.goals)
-    with services.sessions.begin() as session:
-        repo = Repository(session)
-        client, _ = repo.put_client(case.note.client_id, case.note.program or "unassigned")
-        current = repo.current_plan(client)
-        stored = [(g.goal_id, g.text, g.domain) for g in current.goals] if current else None
-        if stored != [(g.goal_id, g.text, g.domain) for g in goals]:
-            repo.store_plan(client, goals, services.pipeline.rubric.name)
 
 
 def rebuild_index(services: Services) -> int:

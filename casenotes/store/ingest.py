@@ -39,14 +39,16 @@ class NoteIngestor:
         self._scoring = threading.Lock()  # one note at a time through the model: the CPU is the limit
 
     def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
-               ingested_by: int | None = None) -> Arrival:
-        """Record a new note, or find it stored already (same text); `Conflict` for another text."""
+               ingested_by: int | None = None, plan_version: int | None = None) -> Arrival:
+        """Record a new note, or find it stored already (same text); `Conflict` for another text.
+        The note is scored against the client's current plan, or the given `plan_version`
+        (a backfill scores old notes against the plan in force when they were written)."""
         check_note_text(fields.text, self.pipeline.max_note_chars)
         with self.sessions.begin() as session:
             client = Repository(session).client(client_id, programs)
             if _stored_same(session, client, fields):
                 return Arrival(fields.note_id, created=False)
-            plan_pk, plan = _plan_of(session, client)
+            plan_pk, plan = _plan_of(session, client, plan_version)
         scored = self._score(fields, client_id, plan)
         try:
             with self.sessions.begin() as session:
@@ -117,8 +119,9 @@ def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:
     return True
 
 
-def _plan_of(session: Session, client: Client) -> tuple[int | None, PlanSpec]:
-    plan = Repository(session).current_plan(client)
+def _plan_of(session: Session, client: Client, version: int | None = None) -> tuple[int | None, PlanSpec]:
+    repo = Repository(session)
+    plan = repo.current_plan(client) if version is None else repo.plan_version(client, version)
     if plan is None:
         return None, PlanSpec()
     try:

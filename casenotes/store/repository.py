@@ -86,6 +86,12 @@ class Repository:
         return self.session.scalar(select(Plan).where(Plan.client_pk == client.id)
                                    .order_by(Plan.version.desc()).limit(1))
 
+    def plan_version(self, client: Client, version: int) -> Plan:
+        plan = self.session.scalar(select(Plan).where(Plan.client_pk == client.id, Plan.version == version))
+        if plan is None:
+            raise NotFound(f"client {client.client_id!r} has no plan version {version}")
+        return plan
+
     # -- notes -------------------------------------------------------------------------
 
     def note(self, note_id: str, programs: str | None = None) -> Note:
