@@ -42,8 +42,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(8000, help="Port to listen on."),
           workers: int = typer.Option(1, help="Worker processes.")) -> None:
     """Run the API (and the review UI) with the settings from CASENOTES_* and .env."""
+    import os
+    import tempfile
+
     import uvicorn
 
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="casenotes-metrics-")
     uvicorn.run("casenotes.service.main:app", host=host, port=port, workers=workers, log_level="info")
 
 

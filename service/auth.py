@@ -70,6 +70,10 @@ def current_principal(request: Request,
         principal = principal_for(session, token)
     if principal is None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    retry_after = request.app.state.services.rate_limiter.admit(str(principal.token_pk))
+    if retry_after is not None:
+        raise HTTPException(429, "too many requests for this token; slow down",
+                            headers={"Retry-After": str(retry_after)})
     request.state.principal = principal
     return principal
 

@@ -1,7 +1,13 @@
-"""Prometheus metrics of one app: requests, latency, notes scored, flags raised. No labels
-carry identifiers or text, only methods, route templates, statuses and flag types."""
+"""Prometheus metrics: requests, latency, notes scored, flags raised. No labels carry
+identifiers or text, only methods, route templates, statuses and flag types.
+
+Under several worker processes (`casenotes serve --workers N` sets PROMETHEUS_MULTIPROC_DIR)
+each worker writes its samples to that directory and /metrics sums them all, whichever
+worker answers."""
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -11,7 +17,8 @@ __all__ = ["Metrics"]
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = None if self.shared else CollectorRegistry()
         self.requests = Counter("casenotes_http_requests", "HTTP requests served.",
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("casenotes_http_request_seconds", "Time to serve a request.", ["route"],
@@ -32,4 +39,10 @@ class Metrics:
             self.flags_raised.labels(flag_type).inc()
 
     def exposition(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if not self.shared:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST

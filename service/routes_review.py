@@ -97,14 +97,14 @@ def search(principal: Analyst, repo: RepositoryDep, services: ServicesDep, reque
     return SearchOut(hits=hits)
 
 
-@router.get("/audit", response_model=AuditPageOut)
+@router.get("/audit", response_model=AuditPageOut, responses=_NOT_FOUND)
 def audit_log(principal: Admin, repo: RepositoryDep,
               client_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=100)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> AuditPageOut:
     """The audit log, newest first; `before` pages back by audit id."""
-    return AuditPageOut(entries=[audit_out(e) for e in repo.audit_entries(client_id=client_id, limit=limit,
-                                                                          before_id=before)])
+    entries = repo.audit_entries(client_id=client_id, limit=limit, before_id=before, programs=principal.program)
+    return AuditPageOut(entries=[audit_out(e) for e in entries])
 
 
 def _search_one_client(repo: Repository, client, vector: np.ndarray, k: int) -> list:  # noqa: ANN001

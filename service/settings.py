@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     max_note_chars: int = Field(DEFAULT_MAX_NOTE_CHARS, gt=0)
     cors_origins: list[str] = []
     auto_migrate: bool = Field(True, description="Bring the schema up to date at start-up.")
+    rate_limit_per_minute: int = Field(0, ge=0, description="Requests per token per minute; 0: no limit.")
+    redis_url: str | None = Field(None, description="Shares rate-limit counts across workers, e.g. redis://127.0.0.1:6379/0.")
     secure_cookies: bool = Field(True, description="Mark the UI session cookie Secure (HTTPS only).")
 
     @property

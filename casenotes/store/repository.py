@@ -267,11 +267,17 @@ class Repository:
         self.session.add(AuditEntry(actor=actor, role=role, action=action, object_type=object_type,
                                     object_id=object_id, client_id=client_id, request_id=request_id))
 
-    def audit_entries(self, *, client_id: str | None = None, limit: int = 100, before_id: int | None = None
-                      ) -> list[AuditEntry]:
+    def audit_entries(self, *, client_id: str | None = None, limit: int = 100, before_id: int | None = None,
+                      programs: str | None = None) -> list[AuditEntry]:
+        """Newest first. A program-scoped reader sees only entries about its program's current
+        clients; entries about erased clients remain for unscoped admins alone."""
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if client_id:
+            if programs is not None:
+                self.client(client_id, programs)  # NotFound for another program's client
             query = query.where(AuditEntry.client_id == client_id)
+        if programs is not None:
+            query = query.join(Client, Client.client_id == AuditEntry.client_id).where(Client.program == programs)
         if before_id:
             query = query.where(AuditEntry.id < before_id)
         return list(self.session.scalars(query))

@@ -299,3 +299,17 @@ def test_api_health_and_metrics(client, tokens):
     client.get("/v1/flags", headers=tokens("supervisor"))
     metrics = client.get("/metrics").text
     assert 'casenotes_http_requests_total{method="GET",route="/v1/flags",status="200"}' in metrics
+
+
+def test_api_rate_limit_answers_429_with_retry_after(settings, pipeline):
+    from fastapi.testclient import TestClient
+
+    from casenotes.service.admin import make_token
+    from casenotes.service.app import create_app
+
+    limited = settings.model_copy(update={"rate_limit_per_minute": 3})
+    with TestClient(create_app(limited, pipeline=pipeline)) as client:
+        token = make_token(client.app.state.services.sessions, "analyst", None, "busy")
+        statuses = [client.get("/v1/flags", headers={"Authorization": f"Bearer {token}"}) for _ in range(5)]
+    assert [r.status_code for r in statuses][:3] == [200, 200, 200]
+    assert statuses[-1].status_code == 429 and int(statuses[-1].headers["Retry-After"]) >= 1
