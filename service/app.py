@@ -24,6 +24,7 @@ from casenotes.store import make_engine, make_sessionmaker, migrate
 from casenotes.store.ingest import NoteIngestor
 from casenotes.store.repository import Repository
 from casenotes.service.metrics import Metrics
+from casenotes.service.ratelimit import RateLimiter
 from casenotes.service.settings import Settings
 
 __all__ = ["Services", "create_app"]
@@ -42,6 +43,7 @@ class Services:
     index: SegmentIndex
     ingestor: NoteIngestor
     metrics: Metrics
+    rate_limiter: RateLimiter
 
     def catch_up_index(self) -> None:
         """Add segments other processes stored since this index last looked."""
@@ -77,7 +79,7 @@ def build_services(settings: Settings, pipeline: Pipeline | None = None) -> Serv
                                  max_note_chars=settings.max_note_chars)
     index = SegmentIndex(pipeline.encoder.dimension, settings.search_index_path)
     services = Services(settings, engine, sessions, pipeline, index, NoteIngestor(sessions, pipeline, index),
-                        Metrics())
+                        Metrics(), RateLimiter(settings.rate_limit_per_minute, settings.redis_url))
     services.catch_up_index()
     return services
 
