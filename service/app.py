@@ -154,6 +154,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def casenotes_error(request: Request, exc: CasenotesError) -> JSONResponse:
         status = next((code for kind, code in statuses if isinstance(exc, kind)), 500)
         log.info("refused %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        if status == 422:  # the same shape as a field error, so a client reads one kind of 422
+            return JSONResponse(status_code=422, content={"detail": [
+                {"loc": [], "msg": exc.reason, "type": "value_error"}]})
         return _error(status, exc.reason)
 
     @app.exception_handler(RequestValidationError)

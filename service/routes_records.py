@@ -6,14 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from casenotes.errors import InvalidInput
 from casenotes.schema import Goal
 from casenotes.store.repository import NoteFields, Repository
 from casenotes.service.auth import Principal, allow
 from casenotes.service.deps import ClientIdPath, NoteIdPath, RepositoryDep, ServicesDep, record_read
-from casenotes.service.schemas import ClientIn, ClientOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn, PlanIn, PlanOut, RecordOut
+from casenotes.service.schemas import ERROR_RESPONSES, ClientIn, ClientOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn, PlanIn, PlanOut, RecordOut
 from casenotes.service.views import client_out, note_out, note_result_out, plan_out, record_out
 
-router = APIRouter(prefix="/v1", tags=["records"])
+router = APIRouter(prefix="/v1", tags=["records"], responses=ERROR_RESPONSES)
 
 Writer = Annotated[Principal, Depends(allow("ingest"))]
 Reader = Annotated[Principal, Depends(allow("supervisor", "analyst"))]
@@ -44,8 +45,8 @@ def put_plan(client_id: ClientIdPath, body: PlanIn, principal: Writer, repo: Rep
              services: ServicesDep, request: Request) -> PlanOut:
     """Store a new plan version; notes that arrive from now on are scored against it."""
     if body.rubric != services.pipeline.rubric.name:
-        raise HTTPException(422, f"unknown rubric {body.rubric!r}; this service scores with "
-                                 f"{services.pipeline.rubric.name!r}")
+        raise InvalidInput(f"unknown rubric {body.rubric!r}; this service scores with "
+                           f"{services.pipeline.rubric.name!r}")
     client = repo.client(client_id, principal.program)
     goals = [Goal(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date) for g in body.goals]
     plan = repo.store_plan(client, goals, body.rubric)

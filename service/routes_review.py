@@ -5,25 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
+from casenotes.errors import InvalidInput
 from casenotes.schema import FlagType
 from casenotes.store.repository import Repository
 from casenotes.service.auth import Principal, allow
 from casenotes.service.deps import RepositoryDep, ServicesDep, record_read
 from casenotes.service.schemas import (
-    ID_PATTERN, AuditPageOut, CitationOut, FlagPageOut, FlagReviewIn, QueueFlagOut, ResultReviewIn, ReviewOut,
+    ERROR_RESPONSES, ID_PATTERN, MAX_ID, AuditPageOut, CitationOut, FlagPageOut, FlagReviewIn, QueueFlagOut, ResultReviewIn, ReviewOut,
     SearchHitOut, SearchOut,
 )
 from casenotes.service.views import audit_out, queue_flag_out, review_out
 
-router = APIRouter(prefix="/v1", tags=["review"])
+router = APIRouter(prefix="/v1", tags=["review"], responses=ERROR_RESPONSES)
 
 QueueReader = Annotated[Principal, Depends(allow("supervisor", "analyst"))]
 Supervisor = Annotated[Principal, Depends(allow("supervisor"))]
 Analyst = Annotated[Principal, Depends(allow("analyst"))]
 Admin = Annotated[Principal, Depends(allow())]
-IntId = Annotated[int, Path(ge=1, le=2**62)]
+IntId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 _NOT_FOUND = {404: {"description": "No such object in the caller's programs."}}
 
@@ -65,9 +66,9 @@ def review_result(result_id: IntId, body: ResultReviewIn, principal: Analyst, re
     """Accept a goal status or domain level as it is, or correct it; corrections feed `export-labels`."""
     result = repo.result(result_id, principal.program)
     if result.kind == "goal" and body.level is not None:
-        raise HTTPException(422, "a goal result is corrected with a status, not a level")
+        raise InvalidInput("a goal result is corrected with a status, not a level")
     if result.kind == "domain" and body.status is not None:
-        raise HTTPException(422, "a domain result is corrected with a level, not a status")
+        raise InvalidInput("a domain result is corrected with a level, not a status")
     review = repo.review_result(result, decision=body.decision, status=body.status, level=body.level,
                                 citations=[list(c) for c in body.citations] if body.citations else None,
                                 comment=body.comment, reviewer=principal.actor)
@@ -101,7 +102,7 @@ def search(principal: Analyst, repo: RepositoryDep, services: ServicesDep, reque
 def audit_log(principal: Admin, repo: RepositoryDep,
               client_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=100)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-              before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> AuditPageOut:
+              before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> AuditPageOut:
     """The audit log, newest first; `before` pages back by audit id."""
     entries = repo.audit_entries(client_id=client_id, limit=limit, before_id=before, programs=principal.program)
     return AuditPageOut(entries=[audit_out(e) for e in entries])

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from casenotes.schema import DomainName, FlagType, NoteFormat, Status
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -93,6 +94,30 @@ class ResultReviewIn(Request):
 
 
 # -- responses ---------------------------------------------------------------------------
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    detail: list[FieldError]
+
+
+ERROR_RESPONSES: dict = {
+    400: {"model": ErrorOut, "description": "The body could not be parsed (not JSON, not UTF-8)."},
+    401: {"model": ErrorOut, "description": "No token, or not a valid one."},
+    403: {"model": ErrorOut, "description": "The token's role may not do this."},
+    413: {"model": ErrorOut, "description": "The request body is over the size limit."},
+    422: {"model": ValidationErrorOut, "description": "A field is invalid; `loc` names it."},
+    429: {"model": ErrorOut, "description": "Too many requests for this token; see Retry-After."},
+}
+
 
 class CitationOut(BaseModel):
     start: int

@@ -311,8 +311,10 @@ def _encode_cursor(flag: FlagRow) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, date, int]:
     try:
         severity, day, flag_pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return int(severity), date.fromisoformat(day), int(flag_pk)
-    except (ValueError, TypeError) as exc:
+        if not all(type(n) is int and 0 <= n < 2**31 for n in (severity, flag_pk)):
+            raise ValueError("cursor numbers out of range")
+        return severity, date.fromisoformat(day), flag_pk
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInput("cursor is not one this service issued") from exc
 
 
