@@ -8,6 +8,7 @@ everything, the audit log and erasure included. A token may be scoped to one pro
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Callable
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from casenotes.errors import InvalidInput
 from casenotes.store.tables import ApiToken
 
-__all__ = ["ROLES", "SESSION_COOKIE", "Principal", "allow", "create_token", "current_principal"]
+__all__ = ["ROLES", "SESSION_COOKIE", "Principal", "allow", "create_token", "csrf_token", "current_principal"]
 
 ROLES = ("ingest", "supervisor", "analyst", "admin")
 SESSION_COOKIE = "casenotes_session"
@@ -54,6 +55,21 @@ def create_token(session: Session, role: str, program: str | None = None, name: 
     return token
 
 
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of a UI session: an HMAC keyed by the session token, so only whoever can
+    read this site's pages knows it, and it changes with every sign-in."""
+    return hmac.new(session_token.encode("utf-8"), b"casenotes-ui-csrf", hashlib.sha256).hexdigest()
+
+
+def _cookie_write_allowed(request: Request, token: str) -> bool:
+    """An API write riding on the session cookie must carry the page's CSRF token (the UI's own
+    form routes check the token in their form fields themselves)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.url.path.startswith("/v1/"):
+        return True
+    offered = request.headers.get("x-csrf-token", "")
+    return hmac.compare_digest(offered.encode(), csrf_token(token).encode())
+
+
 def principal_for(session: Session, token: str | None) -> Principal | None:
     if not token or not token.startswith(_TOKEN_PREFIX) or len(token) > 200:
         return None
@@ -70,6 +86,8 @@ def current_principal(request: Request,
         principal = principal_for(session, token)
     if principal is None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    if not credentials and not _cookie_write_allowed(request, token):
+        raise HTTPException(403, "a write with the session cookie needs the page's X-CSRF-Token header")
     retry_after = request.app.state.services.rate_limiter.admit(str(principal.token_pk))
     if retry_after is not None:
         raise HTTPException(429, "too many requests for this token; slow down",

@@ -313,3 +313,20 @@ def test_api_rate_limit_answers_429_with_retry_after(settings, pipeline):
         statuses = [client.get("/v1/flags", headers={"Authorization": f"Bearer {token}"}) for _ in range(5)]
     assert [r.status_code for r in statuses][:3] == [200, 200, 200]
     assert statuses[-1].status_code == 429 and int(statuses[-1].headers["Retry-After"]) >= 1
+
+
+def test_api_writes_with_the_session_cookie_need_the_csrf_header(client, tokens):
+    from casenotes.service.auth import SESSION_COOKIE, csrf_token
+
+    make_client(client, tokens("ingest"))
+    post_note(client, tokens("ingest"), "N-1", CRISIS_TEXT)
+    token = tokens("supervisor")["Authorization"].removeprefix("Bearer ")
+    client.cookies.set(SESSION_COOKIE, token)
+    flag = client.get("/v1/flags").json()["flags"][0]
+    review = {"decision": "confirmed", "comment": "seen"}
+    assert client.post(f"/v1/flags/{flag['flag_id']}/review", json=review).status_code == 403
+    forged = client.post(f"/v1/flags/{flag['flag_id']}/review", json=review, headers={"X-CSRF-Token": "0" * 64})
+    assert forged.status_code == 403
+    allowed = client.post(f"/v1/flags/{flag['flag_id']}/review", json=review,
+                          headers={"X-CSRF-Token": csrf_token(token)})
+    assert allowed.status_code == 200 and allowed.json()["status"] == "confirmed"
