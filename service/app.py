@@ -73,8 +73,10 @@ def build_services(settings: Settings, pipeline: Pipeline | None = None) -> Serv
         migrate(engine)
     sessions = make_sessionmaker(engine)
     if pipeline is None:
+        from casenotes.embed import make_encoder
+
         pipeline = Pipeline.load(model_path=str(settings.model_path) if settings.model_path else None,
-                                 rubric=settings.rubric,
+                                 rubric=settings.rubric, encoder=make_encoder(settings.encoder),
                                  rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None,
                                  max_note_chars=settings.max_note_chars)
     index = SegmentIndex(pipeline.encoder.dimension, settings.search_index_path)

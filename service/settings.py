@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from casenotes.embed import DEFAULT_BACKEND
 from casenotes.pipeline import DEFAULT_MAX_NOTE_CHARS
 
 __all__ = ["Settings"]
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     rubric: str = "self-sufficiency"
     rubric_dir: Path | None = None
     model_path: Path | None = Field(None, description="Trained heads JSON; default: the packaged model.")
+    encoder: str = Field(DEFAULT_BACKEND, description="Embedding backend: torch, onnx-fp32, onnx-int8 or onnx-int8-mixed.")
     max_note_chars: int = Field(DEFAULT_MAX_NOTE_CHARS, gt=0)
     cors_origins: list[str] = []
     auto_migrate: bool = Field(True, description="Bring the schema up to date at start-up.")
