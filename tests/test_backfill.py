@@ -13,7 +13,6 @@ pytestmark = pytest.mark.slow
 
 
 def test_backfill_on_ray_stores_each_note_once(tmp_path):
-    pytest.importorskip("ray")
     from casenotes.backfill import backfill
 
     rows = [json.loads(line) for line in (DATA / "dev.jsonl").read_text(encoding="utf-8").splitlines()[:10]]

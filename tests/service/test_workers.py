@@ -27,7 +27,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def two_workers(tmp_path):
-    redis = pytest.importorskip("redis")
+    import redis
     redis_url = "redis://127.0.0.1:6379/15"
     redis.Redis.from_url(redis_url).flushdb()
     database = _fresh_postgres_database()
