@@ -239,7 +239,10 @@ def render(rows: list[dict], pairs: list[dict], export: dict, info: dict, loads:
         f"fp32 {export['fp32']:.1f} s, then int8 quantization {export['int8']:.1f} s more.",
         "",
         f"Load average (1/5/15 min) at the start and after each round: {'; '.join(loads)}. The 2 cores are shared "
-        "with other work: compare rows of one run, and read the per-CPU-second column beside the wall-time one.",
+        "with other work: compare rows of one run, and read the per-CPU-second column beside the wall-time one. "
+        "2-thread rows need the second core free: when other work holds it, one note's small batches wait on "
+        "the descheduled thread, and a 2-thread ms/note can come out above the 1-thread one (on a quiet machine "
+        "onnx-fp32 took about 35 ms a note with 2 threads against 62 ms with 1).",
         "",
         "Run: `python eval/bench/encoder_bench.py`.",
         f"<!-- {SECTION}:end -->",
@@ -248,7 +251,9 @@ def render(rows: list[dict], pairs: list[dict], export: dict, info: dict, loads:
 
 
 def write_section(text: str, section: str, path: Path = RESULTS) -> None:
-    """Put `text` (wrapped in its section markers) into RESULTS-encoder.md, replacing an older copy."""
+    """Put `text` (wrapped in its section markers) into RESULTS-encoder.md, replacing an older copy in place.
+
+    Text outside the markers (notes written by hand) is kept."""
     head = "# Encoder backends: torch and ONNX Runtime\n"
     current = path.read_text(encoding="utf-8") if path.exists() else head
     pattern = re.compile(rf"<!-- {section}:start -->.*?<!-- {section}:end -->", re.S)
@@ -256,10 +261,6 @@ def write_section(text: str, section: str, path: Path = RESULTS) -> None:
         current = pattern.sub(lambda _: text, current)
     else:
         current = current.rstrip("\n") + "\n\n" + text + "\n"
-    if section == SECTION and "<!-- onnx-eval:start -->" in current:  # keep throughput first
-        blocks = {s: re.search(rf"<!-- {s}:start -->.*?<!-- {s}:end -->", current, re.S).group(0)
-                  for s in (SECTION, "onnx-eval")}
-        current = head + "\n" + blocks[SECTION] + "\n\n" + blocks["onnx-eval"] + "\n"
     path.write_text(current, encoding="utf-8")
 
 
