@@ -5,7 +5,7 @@ pipeline embeds them) is encoded by each backend, each in its own resident proce
 start-up and RSS are the backend's own and thread settings do not leak between runs:
 
     torch            sentence-transformers (torch.set_num_threads)
-    onnx-fp32        casenotes.onnx_encoder, fused fp32 graph
+    onnx-fp32        casenotes.onnx_encoder, the exported fp32 graph
     onnx-int8        the same, dynamic int8 (per-channel) weights
     onnx-int8-mixed  int8 with each layer's feed-forward output projection left in fp32
 
@@ -149,7 +149,7 @@ def eval_segments() -> list[list[str]]:
 
 
 def first_export_seconds(cache_dir: str | None) -> dict[str, float]:
-    """Cold first use in a fresh cache: export + fuse (fp32), then quantize (int8)."""
+    """Cold first use in a fresh cache: export and check (fp32), then quantize (int8)."""
     with tempfile.TemporaryDirectory(prefix="onnx-cold-") as cold:
         code = ("import time,json;from casenotes.onnx_encoder import export_model as e;"
                 f"t=time.perf_counter();e('fp32',{cold!r});a=time.perf_counter()-t;"
@@ -235,7 +235,7 @@ def render(rows: list[dict], pairs: list[dict], export: dict, info: dict, loads:
             lines.append(f"| {pair['backend']} | {both:.0f} | {single:.0f} | {(both / single - 1) * 100:+.0f}% |")
     lines += [
         "",
-        f"First use with an empty cache (load the packaged model, export, fuse, check against torch): "
+        f"First use with an empty cache (load the packaged model, export, check against torch): "
         f"fp32 {export['fp32']:.1f} s, then int8 quantization {export['int8']:.1f} s more.",
         "",
         f"Load average (1/5/15 min) at the start and after each round: {'; '.join(loads)}. The 2 cores are shared "
