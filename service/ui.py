@@ -438,9 +438,7 @@ def _back(value: str | None) -> str:
 
 def _goal_texts(repo: Repository, note_id: str) -> dict[str, str]:
     """Goal texts of the plan the note's current revision was scored against."""
-    note = repo.find_note(note_id)
-    revision = repo.session.scalar(select(NoteRevision).where(NoteRevision.note_pk == note.id,
-                                                              NoteRevision.revision == note.current_revision))
+    revision = repo.current_revision(repo.note(note_id))
     plan = repo.plan_by_pk(revision.plan_pk) if revision else None
     return {g.goal_id: g.text for g in plan.goals} if plan else {}
 

@@ -20,7 +20,7 @@ from casenotes.pipeline import Pipeline, check_note_text
 from casenotes.schema import Goal, Note as NoteSpec, Plan as PlanSpec
 from casenotes.search import SegmentIndex
 from casenotes.store.repository import NoteFields, Repository, text_sha256
-from casenotes.store.tables import Client, Note, NoteRevision, Plan, SegmentRow
+from casenotes.store.tables import Client, Note, NoteRevision, Plan
 
 __all__ = ["Arrival", "NoteIngestor"]
 
@@ -97,12 +97,8 @@ class NoteIngestor:
         if self.index is None:
             return
         with self.sessions() as session:
-            rows = session.execute(select(SegmentRow.id, SegmentRow.vector)
-                                   .where(SegmentRow.revision_pk == revision_pk)).all()
-        if rows:
-            import numpy as np
-
-            self.index.add(np.array([r[0] for r in rows]), np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+            ids, vectors = Repository(session).revision_vectors(revision_pk)
+        self.index.add(ids, vectors)
 
 
 def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:

@@ -101,9 +101,6 @@ class Repository:
             raise NotFound(f"no note {note_id!r}")
         return note
 
-    def find_note(self, note_id: str) -> Note | None:
-        return self.session.scalar(select(Note).where(Note.note_id == note_id))
-
     def add_note(self, client: Client, fields: NoteFields, plan: Plan | None, scored: ScoredNote,
                  ingested_by: int | None) -> Note:
         note = Note(note_id=fields.note_id, client_pk=client.id, note_date=fields.note_date,
@@ -149,10 +146,6 @@ class Repository:
         self.session.add(revision)
         self.session.flush()
         return revision
-
-    def client_notes(self, client: Client) -> list[Note]:
-        return list(self.session.scalars(select(Note).where(Note.client_pk == client.id)
-                                         .order_by(Note.note_date, Note.id)))
 
     def current_revisions(self, client: Client) -> list[tuple[Note, NoteRevision]]:
         """Each of the client's notes with its current revision, oldest note first."""
@@ -233,10 +226,12 @@ class Repository:
             .where(SegmentRow.id > after_id).order_by(SegmentRow.id)
         if client is not None:
             query = query.where(Note.client_pk == client.id)
-        rows = self.session.execute(query).all()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0), np.float32)
-        return ids, vectors
+        return _ids_and_vectors(self.session.execute(query).all())
+
+    def revision_vectors(self, revision_pk: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of one revision's segments."""
+        query = select(SegmentRow.id, SegmentRow.vector).where(SegmentRow.revision_pk == revision_pk)
+        return _ids_and_vectors(self.session.execute(query).all())
 
     def search_hits(self, segment_ids: list[int], programs: str | None,
                     client_id: str | None = None) -> dict[int, tuple[SegmentRow, NoteRevision, Note, Client]]:
@@ -281,6 +276,12 @@ class Repository:
         if before_id:
             query = query.where(AuditEntry.id < before_id)
         return list(self.session.scalars(query))
+
+
+def _ids_and_vectors(rows) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0), np.float32)
+    return ids, vectors
 
 
 def _visible(program: str, programs: str | None) -> bool:

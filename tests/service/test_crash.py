@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.service.live import free_port, server_environment
 
 pytestmark = pytest.mark.slow
 
@@ -55,16 +55,8 @@ def _note(i: int) -> dict:
             "author": "J. Rivera", "text": text}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _environment(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASENOTES_")}
-    env.update(CASENOTES_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    return env
+    return server_environment(data_dir, PYTHONUNBUFFERED="1")
 
 
 def _casenotes(*args: str) -> list[str]:
@@ -177,7 +169,7 @@ def _results(body: dict) -> dict:
 def test_sigkill_during_a_burst_loses_no_acknowledged_note_and_stores_none_twice(tmp_path):
     data_dir = tmp_path / "data"
     env = _environment(data_dir)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     notes = [_note(i) for i in range(NOTES)]
     servers: list[Server] = []

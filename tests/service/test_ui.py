@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.service.live import free_port, server_environment
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -59,16 +59,8 @@ def _demo_inputs_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _clean_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASENOTES_")}
-    env.update(CASENOTES_DATA_DIR=str(data_dir), CASENOTES_SECURE_COOKIES="false", HF_HUB_OFFLINE="1")
-    return env
+    return server_environment(data_dir, CASENOTES_SECURE_COOKIES="false")
 
 
 def _load_demo(data_dir: Path, cache_root: Path, work: Path) -> None:
@@ -115,7 +107,7 @@ def live(tmp_path_factory, request):
     data_dir = work / "data"
     _load_demo(data_dir, request.config.cache.mkdir("casenotes-ui-demo"), work)
     tokens, actors = _make_tokens(data_dir)
-    port = _free_port()
+    port = free_port()
     log = (work / "serve.log").open("wb")
     server = subprocess.Popen([str(Path(sys.executable).with_name("casenotes")), "serve", "--port", str(port)],
                               env=_clean_env(data_dir), cwd=work, stdout=log, stderr=subprocess.STDOUT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ import httpx
 import pytest
 
 from tests.service.conftest import _fresh_postgres_database
+from tests.service.live import free_port
 
 pytestmark = pytest.mark.slow
 CASENOTES = str(Path(sys.executable).with_name("casenotes"))
 LIMIT = 40
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
