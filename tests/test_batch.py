@@ -55,3 +55,19 @@ def test_batch_two_workers_score_every_note_once(notes, tmp_path):
     summary = run_batch(source, out, workers=2, batch_notes=4)
     ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert summary.scored == len(rows) and sorted(ids) == sorted(r["id"] for r in rows)
+
+
+def test_batch_bad_line_is_named_and_the_output_kept(notes, tmp_path):
+    from typer.testing import CliRunner
+
+    from casenotes.cli import app
+
+    source, rows = notes
+    with source.open("a", encoding="utf-8") as more:
+        more.write("{not json\n")
+    out = tmp_path / "out.jsonl"
+    earlier = json.dumps({"id": rows[0]["id"], "goals": {}, "domains": {}, "flags": []}) + "\n"
+    out.write_text(earlier, encoding="utf-8")
+    result = CliRunner().invoke(app, ["batch", str(source), "--out", str(out)])
+    assert result.exit_code == 2 and f"line {len(rows) + 1}" in result.output
+    assert out.read_text(encoding="utf-8") == earlier
