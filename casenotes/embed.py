@@ -117,10 +117,14 @@ def make_encoder(backend: str = DEFAULT_BACKEND, cache_dir: str | os.PathLike | 
     """The packaged model on `backend` (one of `BACKENDS`), behind a cache.
 
     `cache_dir` is where the ONNX backends keep their exported files (default
-    `$CASENOTES_ONNX_CACHE` or ~/.cache/casenotes/onnx); `threads` caps their intra-op threads.
+    `$CASENOTES_ONNX_CACHE` or ~/.cache/casenotes/onnx); `threads` caps the encoder's intra-op threads (torch's for the whole process).
     """
     name = (backend or DEFAULT_BACKEND).strip().lower()
     if name == "torch":
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
         return CachedEncoder(SentenceTransformerEncoder())
     if name in BACKENDS and name.startswith("onnx-"):
         from casenotes.onnx_encoder import OnnxEncoder

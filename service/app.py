@@ -72,11 +72,16 @@ def build_services(settings: Settings, pipeline: Pipeline | None = None) -> Serv
     if settings.auto_migrate:
         migrate(engine)
     sessions = make_sessionmaker(engine)
+    if settings.encoder_threads:
+        import faiss
+
+        faiss.omp_set_num_threads(settings.encoder_threads)
     if pipeline is None:
         from casenotes.embed import make_encoder
 
+        encoder = make_encoder(settings.encoder, threads=settings.encoder_threads)
         pipeline = Pipeline.load(model_path=str(settings.model_path) if settings.model_path else None,
-                                 rubric=settings.rubric, encoder=make_encoder(settings.encoder),
+                                 rubric=settings.rubric, encoder=encoder,
                                  rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None,
                                  max_note_chars=settings.max_note_chars)
     index = SegmentIndex(pipeline.encoder.dimension, settings.search_index_path)

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     rubric_dir: Path | None = None
     model_path: Path | None = Field(None, description="Trained heads JSON; default: the packaged model.")
     encoder: str = Field(DEFAULT_BACKEND, description="Embedding backend: torch, onnx-fp32, onnx-int8 or onnx-int8-mixed.")
+    encoder_threads: int | None = Field(None, ge=1, description="Threads for the encoder and faiss in each worker; "
+                                        "default: all cores (`serve --workers N` divides them among the workers).")
     max_note_chars: int = Field(DEFAULT_MAX_NOTE_CHARS, gt=0)
     cors_origins: list[str] = []
     auto_migrate: bool = Field(True, description="Bring the schema up to date at start-up.")

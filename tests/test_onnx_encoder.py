@@ -134,3 +134,11 @@ def test_make_encoder_and_the_environment(cache_dir, monkeypatch):
         make_encoder("tensorflow")
     with pytest.raises(ModelError):
         OnnxEncoder("int4", cache_dir=cache_dir)
+
+
+def test_the_thread_cap_reaches_the_session(cache_dir):
+    """`serve --workers 2` gives each worker one core; a session taking both would fight its twin."""
+    capped = make_encoder("onnx-fp32", cache_dir=cache_dir, threads=1)
+    assert capped.inner._session.get_session_options().intra_op_num_threads == 1
+    uncapped = make_encoder("onnx-fp32", cache_dir=cache_dir)
+    assert uncapped.inner._session.get_session_options().intra_op_num_threads == 0  # onnxruntime: all cores
