@@ -119,6 +119,7 @@ _DONE_FORMS = {
     "maintain": r"maintained|kept|still",
     "attend": r"attended|went to|made it to|kept",
 }
+_DONE_PATTERNS = {verb: re.compile(rf"\b(?:{forms})\b", re.IGNORECASE) for verb, forms in _DONE_FORMS.items()}
 _FAMILY = re.compile(r"\b(?:child|children|kids?|son|daughter|baby|infant|toddler|family|sons|daughters|youth)\b",
                      re.IGNORECASE)
 _AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:hrs?|hours)\b", re.IGNORECASE)
@@ -130,7 +131,7 @@ def goal_action_done(goal_text: str, segment_text: str) -> bool:
     verb = next((w for w in words[:3] if w in _DONE_FORMS), None)
     if verb is None:
         return False
-    return bool(re.search(rf"\b(?:{_DONE_FORMS[verb]})\b", segment_text, re.IGNORECASE))
+    return bool(_DONE_PATTERNS[verb].search(segment_text))
 
 
 def concerns_family(goal_text: str) -> bool:
@@ -152,6 +153,8 @@ def target_ratio(goal_text: str, segment_text: str) -> float:
     """Largest amount in the segment over the goal's target, in the same unit ($ or hours);
     0 when either has none. Below 1 the target is not met yet."""
     goal_dollars, goal_hours = _amounts(goal_text)
+    if not (goal_dollars or goal_hours):
+        return 0.0
     seg_dollars, seg_hours = _amounts(segment_text)
     for target, found in ((goal_dollars, seg_dollars), (goal_hours, seg_hours)):
         if target and found and max(target) > 0:

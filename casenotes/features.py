@@ -33,20 +33,19 @@ class RubricLexicon:
     """Compiled keyword and flag-cue patterns of a rubric."""
 
     domain_keywords: tuple[re.Pattern[str], ...]  # one per DOMAINS entry
-    flag_cues: tuple[tuple[re.Pattern[str], ...], ...]  # one tuple per FLAG_TYPES entry
+    any_keyword: re.Pattern[str]  # every domain's keywords: most segments have none, found in one scan
+    flag_cues: tuple[re.Pattern[str], ...]  # one per FLAG_TYPES entry: any of the type's cues
 
     @classmethod
     def from_rubric(cls, rubric) -> "RubricLexicon":  # noqa: ANN001 - casenotes.rubric.Rubric
-        keywords = []
-        for domain_id in DOMAINS:
-            words = sorted(rubric.domain(domain_id).keywords, key=len, reverse=True)
-            alternatives = "|".join(re.escape(w) for w in words) or r"(?!x)x"
-            keywords.append(re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE))
-        cues = tuple(
-            tuple(re.compile(c, re.IGNORECASE) for c in rubric.flag(flag_type).cues)
-            for flag_type in FLAG_TYPES
-        )
-        return cls(tuple(keywords), cues)
+        keywords = [_any_of(rubric.domain(domain_id).keywords) for domain_id in DOMAINS]
+        cues = tuple(rubric.flag(flag_type).any_cue for flag_type in FLAG_TYPES)
+        return cls(tuple(keywords), _any_of(w for d in DOMAINS for w in rubric.domain(d).keywords), cues)
+
+
+def _any_of(words) -> re.Pattern[str]:  # noqa: ANN001 - an iterable of keywords
+    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) or r"(?!x)x"
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -73,12 +72,15 @@ class AnalysedNote:
 
     @cached_property
     def keyword_hits(self) -> np.ndarray:
-        return np.array([[len(p.findall(s.text)) for p in self.lexicon.domain_keywords]
-                         for s in self.segments], dtype=np.float32).reshape(len(self.segments), len(DOMAINS))
+        hits = np.zeros((len(self.segments), len(DOMAINS)), dtype=np.float32)
+        for row, segment in enumerate(self.segments):
+            if self.lexicon.any_keyword.search(segment.text):
+                hits[row] = [len(p.findall(segment.text)) for p in self.lexicon.domain_keywords]
+        return hits
 
     @cached_property
     def flag_cue_hits(self) -> np.ndarray:
-        return np.array([[float(any(c.search(s.text) for c in cues)) for cues in self.lexicon.flag_cues]
+        return np.array([[float(cues.search(s.text) is not None) for cues in self.lexicon.flag_cues]
                          for s in self.segments], dtype=np.float32).reshape(len(self.segments), len(FLAG_TYPES))
 
     @cached_property

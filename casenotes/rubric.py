@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from functools import cached_property
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -35,10 +36,13 @@ PathName = str | os.PathLike[str]
 
 
 def _compiles(cue: str) -> str:
+    """A cue must also work as one alternative of its flag's combined pattern (`FlagDefinition.any_cue`)."""
     try:
-        re.compile(cue, re.IGNORECASE)
+        re.compile(f"(?:{cue})", re.IGNORECASE)
     except re.error as error:
         raise ValueError(f"invalid regular expression: {error}") from None
+    if re.search(r"\\[1-9]|\(\?P=", cue):
+        raise ValueError("a cue may not use a back-reference: it would point elsewhere in the combined pattern")
     return cue
 
 
@@ -86,6 +90,11 @@ class FlagDefinition(_RubricPart):
         """The cues compiled case-insensitively (the `re` module caches compiled patterns)."""
         return tuple(re.compile(cue, re.IGNORECASE) for cue in self.cues)
 
+    @cached_property
+    def any_cue(self) -> re.Pattern[str]:
+        """One pattern matching where any cue does: a text is scanned once, not once a cue."""
+        return re.compile("|".join(f"(?:{cue})" for cue in self.cues), re.IGNORECASE)
+
 
 def _each_once(kind: str, found: list[str], expected: tuple[str, ...]) -> None:
     repeated = sorted({item for item in found if found.count(item) > 1})
@@ -115,7 +124,7 @@ class Rubric(_RubricPart):
         _each_once("flag type", [flag.type for flag in flags], FLAG_TYPES)
         return flags
 
-    @property
+    @cached_property  # the rubric is frozen, and each scored note records the hash
     def content_hash(self) -> str:
         """sha256 hex digest of the canonical JSON (sorted keys) of the validated rubric."""
         data = self.model_dump(mode="json")

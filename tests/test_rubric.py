@@ -107,6 +107,14 @@ def test_rubric_flag_cues_match_each_own_example(rubric: Rubric, flag_type: str)
     assert unmatched == []
 
 
+@pytest.mark.parametrize("flag_type", FLAG_TYPES)
+def test_rubric_combined_cue_pattern_agrees_with_the_cues_one_by_one(rubric: Rubric, flag_type: str) -> None:
+    flag = rubric.flag(flag_type)
+    texts = [*flag.examples, *flag.counter_examples, *(e for other in rubric.flags for e in other.examples)]
+    assert [bool(flag.any_cue.search(t)) for t in texts] == \
+        [any(p.search(t) for p in flag.patterns()) for t in texts]
+
+
 def _set(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
     def edit(data: dict[str, Any]) -> None:
         target = data
@@ -136,6 +144,10 @@ BROKEN_RUBRICS = [
     pytest.param(_duplicate_domain, r"domains: domain listed more than once: 'employment'", id="duplicate-domain"),
     pytest.param(_set(("flags", 1, "cues", 2), r"\b(unclosed"), r"flag 'crisis': cues\[2\]: invalid regular",
                  id="bad-regex"),
+    pytest.param(_set(("flags", 1, "cues", 2), r"hurt(?i)self"), r"flag 'crisis': cues\[2\]: invalid regular",
+                 id="global-flag-mid-cue"),
+    pytest.param(_set(("flags", 1, "cues", 2), r"(\w+) and \1"), r"flag 'crisis': cues\[2\]: .*back-reference",
+                 id="back-reference"),
     pytest.param(_set(("domains", 0, "levels", 1, "colour"), "blue"), r"domain 'housing': levels\[1\]\.colour: unknown field",
                  id="extra-field"),
     pytest.param(_drop_version, r": version: field required", id="missing-version"),
