@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Sequence
 
 from casenotes.dataset import LabeledCase, iter_cases, prediction_json
 
-__all__ = ["BatchSummary", "done_ids", "run_batch"]
+__all__ = ["BatchSummary", "ScoringPool", "done_ids", "run_batch"]
 
 DEFAULT_BATCH_NOTES = 32
 
@@ -60,34 +60,63 @@ def run_batch(in_path: Path, out_path: Path, *, workers: int = 1, batch_notes: i
 
 def _scored_batches(batches: list[list[LabeledCase]], workers: int, model_path: str | None,
                     rubric: str, pipeline) -> Iterator[list[dict]]:  # noqa: ANN001
-    global _worker_pipeline
-    if workers <= 1 or len(batches) <= 1:
-        if pipeline is not None:
-            _worker_pipeline = pipeline
-        else:
-            _load_worker(model_path, rubric, threads=None)
-        yield from map(_score_batch, batches)
-        return
-    import multiprocessing
+    with ScoringPool(workers if len(batches) > 1 else 1, model_path, rubric, pipeline) as pool:
+        yield from pool.score(batches)
 
-    context = multiprocessing.get_context("spawn")  # torch and fork do not mix
-    with context.Pool(workers, initializer=_load_worker, initargs=(model_path, rubric, 1)) as pool:
-        yield from pool.imap_unordered(_score_batch, batches)
+
+class ScoringPool:
+    """Pipelines that score batches of cases into prediction rows: this process's own with one
+    worker, else `workers` spawned processes of one thread each (two single-threaded processes
+    beat one two-threaded one: the encoder gains little from a second thread)."""
+
+    def __init__(self, workers: int = 1, model_path: str | None = None, rubric: str = "self-sufficiency",
+                 pipeline=None) -> None:  # noqa: ANN001 - a Pipeline already built, for one worker
+        self.workers, self.model_path, self.rubric, self.pipeline = max(1, workers), model_path, rubric, pipeline
+        self._pool = None
+
+    def __enter__(self) -> "ScoringPool":
+        global _worker_pipeline
+        if self.workers == 1:
+            _worker_pipeline = self.pipeline or _load_pipeline(self.model_path, self.rubric, threads=None)
+        else:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+            self._pool = context.Pool(self.workers, initializer=_load_worker,
+                                      initargs=(self.model_path, self.rubric, 1))
+        return self
+
+    def __exit__(self, *exc_info) -> None:  # noqa: ANN002
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+
+    def score(self, batches: Sequence[Sequence[LabeledCase]]) -> Iterator[list[dict]]:
+        """Prediction rows a batch at a time, in the order batches finish."""
+        if self._pool is None:
+            return map(_score_batch, batches)
+        return self._pool.imap_unordered(_score_batch, batches)
 
 
 _worker_pipeline = None
 
 
-def _load_worker(model_path: str | None, rubric: str, threads: int | None) -> None:
-    """Build this process's pipeline once. Single-threaded workers beat one multi-threaded one."""
-    global _worker_pipeline
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+def _load_pipeline(model_path: str | None, rubric: str, threads: int | None):  # noqa: ANN202 - Pipeline
+    from casenotes.embed import DEFAULT_BACKEND, make_encoder
     from casenotes.pipeline import Pipeline
 
-    _worker_pipeline = Pipeline.load(model_path=model_path, rubric=rubric)
+    if threads:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+    encoder = make_encoder(os.environ.get("CASENOTES_ENCODER") or DEFAULT_BACKEND, threads=threads)
+    return Pipeline.load(model_path=model_path, rubric=rubric, encoder=encoder)
+
+
+def _load_worker(model_path: str | None, rubric: str, threads: int | None) -> None:
+    """Build this worker process's pipeline once."""
+    global _worker_pipeline
+    _worker_pipeline = _load_pipeline(model_path, rubric, threads)
 
 
 def _score_batch(cases: Sequence[LabeledCase]) -> list[dict]:
