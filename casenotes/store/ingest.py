@@ -56,9 +56,8 @@ class NoteIngestor:
                 client = repo.client(client_id, programs)
                 if _stored_same(session, client, fields):
                     return Arrival(fields.note_id, created=False)
-                note = repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None,
-                                     scored, ingested_by)
-                revision_pk = repo.current_revision(note).id
+                revision_pk = repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None,
+                                            scored, ingested_by).id
         except IntegrityError:
             with self.sessions.begin() as session:  # a concurrent arrival of the same note won
                 client = Repository(session).client(client_id, programs)

@@ -102,14 +102,14 @@ class Repository:
         return note
 
     def add_note(self, client: Client, fields: NoteFields, plan: Plan | None, scored: ScoredNote,
-                 ingested_by: int | None) -> Note:
+                 ingested_by: int | None) -> NoteRevision:
+        """Store a new note and its first revision, with every result; the revision."""
         note = Note(note_id=fields.note_id, client_pk=client.id, note_date=fields.note_date,
                     note_format=fields.note_format, author=fields.author, current_revision=1,
                     ingested_by=ingested_by)
         self.session.add(note)
         self.session.flush()
-        self._add_revision(note, 1, fields, plan, scored)
-        return note
+        return self._add_revision(note, 1, fields, plan, scored)
 
     def revise_note(self, note: Note, fields: NoteFields, plan: Plan | None, scored: ScoredNote) -> NoteRevision:
         note.current_revision += 1
