@@ -108,7 +108,7 @@ class SegmentIndex:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".partial")
+        partial = self.path.with_suffix(f".{os.getpid()}.partial")  # each worker process its own
         with self._lock:
             faiss.write_index(self._index, str(partial))
             newest = self._newest
