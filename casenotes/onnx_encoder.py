@@ -31,6 +31,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -93,7 +95,7 @@ class OnnxEncoder:
         self.max_length = _max_seq_length(self.model_dir)
         self.dimension = int(_read_json(self.model_dir / "config.json")["hidden_size"])
         self.name = f"all-MiniLM-L6-v2@{_model_package_version()}/onnx-{precision}"
-        self.model_file = export_model(precision, cache_dir, self.model_dir)
+        self.model_file = _exported(precision, cache_dir, self.model_dir)
         self._session = self._open_session()
         self._tokenizer, self._pad_id = _load_tokenizer(self.model_dir, self.max_length)
 
@@ -185,6 +187,21 @@ def export_model(precision: str, cache_dir: str | os.PathLike | None = None,
             _log.info("quantizing %s to %s", fp32, target)
             _quantize(fp32, target, keep_ffn_output=precision == "int8-mixed", model_dir=model_dir)
     return target
+
+
+def _exported(precision: str, cache_dir: str | os.PathLike | None, model_dir: Path) -> Path:
+    """`export_model`, in a child process when this one keeps torch out (see `embed.keep_torch_out`)."""
+    from casenotes.embed import torch_is_kept_out
+
+    if not torch_is_kept_out():
+        return export_model(precision, cache_dir, model_dir)
+    command = [sys.executable, "-m", "casenotes.onnx_encoder", precision, str(model_dir)]
+    if cache_dir is not None:
+        command.append(str(cache_dir))
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise ModelError(f"exporting the ONNX model failed: {finished.stderr.strip().splitlines()[-1:]}")
+    return Path(finished.stdout.strip())
 
 
 def _cache_key(model_dir: Path) -> str:
@@ -433,3 +450,7 @@ def _batch(tokenizer, pad_id: int, texts: Sequence[str]) -> tuple[np.ndarray, np
         ids[row, :len(encoding.ids)] = encoding.ids
         mask[row, :len(encoding.ids)] = 1
     return ids, mask
+
+
+if __name__ == "__main__":  # the child `_exported` runs: PRECISION MODEL_DIR [CACHE_DIR]
+    print(export_model(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 else None, sys.argv[2]))

@@ -21,7 +21,7 @@ from casenotes.features import (
 )
 from casenotes.match import RubricAnchors, cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
-from casenotes.schema import DOMAINS, ContextLabels, Note, NoteResult, Plan
+from casenotes.schema import DEFAULT_MAX_NOTE_CHARS, DOMAINS, ContextLabels, Note, NoteResult, Plan
 from casenotes.score import (
     DIRECTIONS, DomainEvidence, FlagEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
     feature_signature, speaks_of_current_state,
@@ -31,7 +31,6 @@ from casenotes.shorthand import expand_shorthand
 
 __all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "ScoredNote", "check_note_text"]
 
-DEFAULT_MAX_NOTE_CHARS = 100_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

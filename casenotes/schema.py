@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+DEFAULT_MAX_NOTE_CHARS = 100_000  # characters a note may have
+
 __all__ = [
     "DOMAINS",
     "FLAG_TYPES",

@@ -1,5 +1,13 @@
-"""The ASGI app uvicorn serves: `uvicorn casenotes.service.main:app`, settings from the environment."""
+"""The ASGI app uvicorn serves: `uvicorn casenotes.service.main:app`, settings from the environment.
 
-from casenotes.service.app import create_app
+Torch is kept out of an ONNX-backed server before the app (and spaCy) is imported."""
 
-app = create_app()
+from casenotes.embed import keep_torch_out
+from casenotes.service.settings import Settings
+
+settings = Settings()
+keep_torch_out(settings.encoder)
+
+from casenotes.service.app import create_app  # noqa: E402 - after torch is kept out
+
+app = create_app(settings)

@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casenotes.embed import DEFAULT_BACKEND
-from casenotes.pipeline import DEFAULT_MAX_NOTE_CHARS
+from casenotes.schema import DEFAULT_MAX_NOTE_CHARS
 
 __all__ = ["Settings"]
 

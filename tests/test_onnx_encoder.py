@@ -142,3 +142,29 @@ def test_the_thread_cap_reaches_the_session(cache_dir):
     assert capped.inner._session.get_session_options().intra_op_num_threads == 1
     uncapped = make_encoder("onnx-fp32", cache_dir=cache_dir)
     assert uncapped.inner._session.get_session_options().intra_op_num_threads == 0  # onnxruntime: all cores
+
+
+EXPORT_WITHOUT_TORCH = """
+import sys
+import numpy as np
+from casenotes.embed import keep_torch_out
+keep_torch_out("onnx-fp32")
+from casenotes.onnx_encoder import OnnxEncoder
+vectors = OnnxEncoder("fp32", cache_dir=sys.argv[1], threads=1).encode(sys.argv[2:])
+print(sys.modules.get("torch") is None, np.round(vectors, 5).tolist())
+"""
+
+
+def test_a_process_without_torch_still_exports_a_missing_model(tmp_path, fp32, sentences):
+    """The export needs torch, so a server that keeps torch out runs it in a child process."""
+    import json
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", EXPORT_WITHOUT_TORCH, str(tmp_path), *sentences[:3]],
+                              capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    kept_out, vectors = finished.stdout.split(" ", 1)
+    assert kept_out == "True"
+    assert list(tmp_path.glob("*/model-fp32.onnx"))
+    np.testing.assert_allclose(np.array(json.loads(vectors)), fp32.encode(sentences[:3]), atol=1e-4)
