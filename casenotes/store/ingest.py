@@ -8,7 +8,6 @@ once and both callers get the stored result.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from casenotes.errors import Conflict, InvalidInput
 from casenotes.pipeline import Pipeline, check_note_text
 from casenotes.schema import Goal, Note as NoteSpec, Plan as PlanSpec
+from casenotes.scoring_queue import ScoringQueue
 from casenotes.search import SegmentIndex
 from casenotes.store.repository import NoteFields, Repository, text_sha256
 from casenotes.store.tables import Client, Note, NoteRevision, Plan
@@ -36,7 +36,7 @@ class NoteIngestor:
         self.sessions = sessions
         self.pipeline = pipeline
         self.index = index
-        self._scoring = threading.Lock()  # one note at a time through the model: the CPU is the limit
+        self._scoring = ScoringQueue(pipeline)  # concurrent arrivals share one pass through the model
 
     def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
                ingested_by: int | None = None, plan_version: int | None = None) -> Arrival:
@@ -89,8 +89,7 @@ class NoteIngestor:
     def _score(self, fields: NoteFields, client_id: str, plan: PlanSpec):  # noqa: ANN202
         note = NoteSpec(text=fields.text, note_id=fields.note_id, client_id=client_id, note_date=fields.note_date,
                         note_format=fields.note_format)
-        with self._scoring:
-            return self.pipeline.read_many([(note, plan)])[0]
+        return self._scoring.score(note, plan)
 
     def _index_revision(self, revision_pk: int) -> None:
         if self.index is None:
