@@ -100,13 +100,13 @@ def evaluate(gold_path: Path = typer.Argument(..., metavar="GOLD.jsonl", help="A
                                                         help="Also write the pipeline's predictions.")) -> None:
     """Shared metrics for the pipeline and two baselines on GOLD.jsonl, in one run."""
     from casenotes.dataset import write_jsonl
-    from casenotes.harness import confusion_table, per_type_table, read_gold, run_eval, summary_table
+    from casenotes.harness import confusion_table, per_type_table, read_gold, run_eval, summary_table, writer_table
 
     with clear_errors():
         gold, cases = read_gold(gold_path)
         run = run_eval(_pipeline(model, rubric), gold, cases)
         typer.echo(f"{gold_path}: {len(cases)} notes; model {run.model_version}; rubric {run.rubric}\n")
-        typer.echo(summary_table(run) + "\n\n" + per_type_table(run) + "\n\n" + confusion_table(run.metrics["casenotes"]))
+        typer.echo(summary_table(run) + "\n\n" + writer_table(run) + "\n\n" + per_type_table(run) + "\n\n" + confusion_table(run.metrics["casenotes"]))
         if predictions:
             write_jsonl(predictions, run.predictions["casenotes"])
         if report:

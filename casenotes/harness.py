@@ -14,7 +14,11 @@ from casenotes.dataset import LabeledCase, iter_labeled, prediction_json
 from casenotes.evaluate import score_predictions
 from casenotes.schema import STATUSES
 
-__all__ = ["EvalRun", "read_gold", "run_eval", "summary_table"]
+__all__ = ["EvalRun", "metrics_by_writer", "read_gold", "run_eval", "summary_table", "writer_table"]
+
+UNNAMED_WRITER = "(no writer)"
+WRITER_COLUMNS = [("goal_status_macro_f1", "goal F1"), ("citation_f1", "citation F1"), ("domain_f1", "domain F1"),
+                  ("domain_level_within1", "within-one"), ("flag_recall", "flag R"), ("flag_precision", "flag P")]
 
 HEADLINE = [
     ("goal_status_macro_f1", "goal-status macro-F1"), ("goal_status_accuracy", "goal-status accuracy"),
@@ -28,6 +32,7 @@ HEADLINE = [
 @dataclass(frozen=True)
 class EvalRun:
     metrics: dict[str, dict[str, Any]]  # system name -> shared metrics
+    by_writer: dict[str, dict[str, dict[str, Any]]]  # writer -> system name -> shared metrics
     predictions: dict[str, list[dict[str, Any]]]
     latency_ms: list[float]
     confidences: list[tuple[float, bool]]  # pipeline goal confidence, status right
@@ -54,12 +59,27 @@ def run_eval(pipeline, gold: list[dict[str, Any]], cases: list[LabeledCase]) -> 
     for name in BASELINES:
         predictions[name] = [runner.predict(name, note, case.plan, case.id) for note, case in zip(analysed, cases)]
     metrics = {name: score_predictions(gold, preds) for name, preds in predictions.items()}
+    by_writer = metrics_by_writer(gold, predictions)
     confidences = [
         (goal["confidence"], goal["status"] == g["labels"]["goals"][goal_id]["status"])
         for g, p in zip(gold, predictions["casenotes"]) for goal_id, goal in p["goals"].items()
     ]
     rubric = f"{pipeline.rubric.name}@{pipeline.rubric.version}+{pipeline.rubric.content_hash[:12]}"
-    return EvalRun(metrics, predictions, latency, confidences, pipeline.model_version, rubric)
+    return EvalRun(metrics, by_writer, predictions, latency, confidences, pipeline.model_version, rubric)
+
+
+def metrics_by_writer(gold: list[dict[str, Any]],
+                      predictions: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The shared metrics of each system over each writer's notes alone: a pooled figure can hide
+    a writer the reader fails on."""
+    writers = sorted({case.get("writer") or UNNAMED_WRITER for case in gold})
+    by_writer = {}
+    for writer in writers:
+        cases = [case for case in gold if (case.get("writer") or UNNAMED_WRITER) == writer]
+        ids = {case["id"] for case in cases}
+        by_writer[writer] = {name: score_predictions(cases, [p for p in preds if p["id"] in ids])
+                             for name, preds in predictions.items()}
+    return by_writer
 
 
 def _cell(value: Any) -> str:
@@ -73,6 +93,17 @@ def summary_table(run: EvalRun) -> str:
         lines.append(f"| {label} | " + " | ".join(_cell(run.metrics[s][key]) for s in systems) + " |")
     p50, p95 = np.percentile(run.latency_ms, [50, 95]) if run.latency_ms else (0.0, 0.0)
     lines.append(f"| ms/note p50 / p95 | {p50:.1f} / {p95:.1f} | " + " | ".join("-" for _ in systems[1:]) + " |")
+    return "\n".join(lines)
+
+
+def writer_table(run: EvalRun) -> str:
+    """One row per writer and system: the headline figures on that writer's notes alone."""
+    header = "| writer | notes | system | " + " | ".join(label for _, label in WRITER_COLUMNS) + " |"
+    lines = [header, "|---|---|---|" + "---|" * len(WRITER_COLUMNS)]
+    for writer, systems in run.by_writer.items():
+        for name, metrics in systems.items():
+            cells = " | ".join(_cell(metrics[key]) for key, _ in WRITER_COLUMNS)
+            lines.append(f"| {writer} | {metrics['cases']} | {name} | {cells} |")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from casenotes.harness import EvalRun, confusion_rows, confusion_table, per_type_table, summary_table
+from casenotes.harness import EvalRun, confusion_rows, confusion_table, per_type_table, summary_table, writer_table
 from casenotes.schema import STATUSES
 
 __all__ = ["reliability_bins", "write_report"]
@@ -93,6 +93,7 @@ def write_report(run: EvalRun, gold_path: str, directory: str | Path) -> Path:
         f"- machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}",
         f"- command: `casenotes eval {gold_path} --report {directory}`", "",
         "## Shared metrics, pipeline and baselines in the same run", "", summary_table(run), "",
+        "## Per writer (each writer's notes alone)", "", writer_table(run), "",
         "## Per flag type and per status (casenotes)", "", per_type_table(run), "",
         "## Goal-status confusion (casenotes)", "", confusion_table(run.metrics["casenotes"]), "",
         "![confusion](confusion.png)", "",

@@ -59,3 +59,32 @@ def test_evaluate_agrees_with_eval_check_on_random_predictions(eval_check, test_
 ])
 def test_evaluate_span_hit_rule(a, b, expected):
     assert spans_hit(a, b) is expected
+
+
+def perfect_prediction(case):
+    text = case["note_text"]
+    span = lambda quote: [text.find(quote), text.find(quote) + len(quote)]  # noqa: E731
+    labels = case["labels"]
+    return {"id": case["id"],
+            "goals": {g: {"status": l["status"], "citations": [span(q) for q in l["evidence"]]}
+                      for g, l in labels["goals"].items()},
+            "domains": {d: {"level": l["level"], "citations": [span(q) for q in l["evidence"]]}
+                        for d, l in labels.get("domains", {}).items()},
+            "flags": [{"type": f["type"], "citations": [span(q) for q in f["evidence"]]} for f in labels.get("flags", [])]}
+
+
+def test_evaluate_metrics_by_writer_score_each_writer_alone(test_split):
+    from casenotes.harness import UNNAMED_WRITER, metrics_by_writer
+
+    cases = [dict(case, writer="steady" if i % 2 else "other") for i, case in enumerate(test_split[:20])]
+    cases[0] = {k: v for k, v in cases[0].items() if k != "writer"}
+    predictions = [perfect_prediction(c) if c.get("writer") == "steady" else
+                   {"id": c["id"], "goals": {g: {"status": "worsening" if l["status"] != "worsening" else "achieved",
+                                                 "citations": []} for g, l in c["labels"]["goals"].items()},
+                    "domains": {}, "flags": []}
+                   for c in cases]
+    by_writer = metrics_by_writer(cases, {"casenotes": predictions})
+    assert set(by_writer) == {"steady", "other", UNNAMED_WRITER}
+    assert sum(m["casenotes"]["cases"] for m in by_writer.values()) == len(cases)
+    assert by_writer["steady"]["casenotes"]["goal_status_macro_f1"] == pytest.approx(1.0)
+    assert by_writer["other"]["casenotes"]["goal_status_accuracy"] == 0.0
