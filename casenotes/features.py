@@ -44,8 +44,17 @@ class RubricLexicon:
 
 
 def _any_of(words) -> re.Pattern[str]:  # noqa: ANN001 - an iterable of keywords
-    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) or r"(?!x)x"
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    words = sorted(set(words), key=len, reverse=True)
+    if not words:
+        return re.compile(r"(?!x)x")
+    alternatives = "|".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w){first_character_guard(words)}(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def first_character_guard(words) -> str:  # noqa: ANN001 - an iterable of non-empty strings
+    """A lookahead for the characters the words start with. `re` tries every alternative at
+    every position it reaches: a note of 100,000 "!" took seconds, with the GIL held."""
+    return "(?=[" + "".join(sorted({re.escape(w[0]) for w in words})) + "])"
 
 
 @dataclass(frozen=True)

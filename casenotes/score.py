@@ -297,7 +297,8 @@ _RESOLVED = re.compile(
 # Disengagement needs two or more missed contacts: words that count past one.
 _REPEATED = re.compile(
     r"\b(?:x ?[2-9]|[2-9]x|twice|two|three|four|both|several|multiple|again|another|repeated(?:ly)?|"
-    r"consecutive|all (?:week|month)|\d+ (?:times|appts|appointments|calls|sessions))\b|\d+/\d+\s*(?:and|&|,)\s*\d+/\d+",
+    r"consecutive|all (?:week|month)|\d+ (?:times|appts|appointments|calls|sessions))\b"
+    r"|(?<!\d)\d++/\d++\s*(?:and|&|,)\s*\d+/\d+",  # dates start where digits start: linear on a run of digits
     re.IGNORECASE)
 FLAG_SUMMARY_SIZE = 11 + len(FLAG_TYPES)
 

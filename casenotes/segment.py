@@ -7,20 +7,33 @@ of DAP/SOAP/BIRP/GIRP notes, and sentence-final punctuation. Each unit is then
 split into clauses at semicolons and contrastive conjunctions.
 
 Every segment satisfies `text[segment.start:segment.end] == segment.text`.
+Segmentation is linear in the note's length on any text: see `BoundedTokenizer`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
+from typing import Callable, Iterator
 
+import numpy as np
 import spacy
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from casenotes.schema import Segment
 
-__all__ = ["SECTION_HEADERS", "Segmenter", "segment_note"]
+__all__ = ["LONGEST_RUN", "SECTION_HEADERS", "BoundedTokenizer", "Segmenter", "bounded_pieces", "segment_note"]
+
+# spaCy splits the affixes off a whitespace-free run one at a time, rescanning the
+# rest each time: quadratic in the run's length (16,000 "!" took 74 s). Runs longer
+# than LONGEST_RUN are cut into pieces of RUN_PIECE characters.
+LONGEST_RUN = 100
+RUN_PIECE = 32
+_LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
 
 # Header word (lower case) -> canonical section name.
 SECTION_HEADERS = {
@@ -76,11 +89,58 @@ class _Unit:
     is_bullet: bool
 
 
+def bounded_pieces(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) pieces that cover `text` in order, none holding a whitespace-free
+    run longer than LONGEST_RUN: the stretches between long runs, and each long run in
+    pieces of RUN_PIECE characters."""
+    last = 0
+    for run in _LONG_RUN.finditer(text):
+        if last < run.start():
+            yield last, run.start()
+        for start in range(run.start(), run.end(), RUN_PIECE):
+            yield start, min(start + RUN_PIECE, run.end())
+        last = run.end()
+    if last < len(text):
+        yield last, len(text)
+
+
+class BoundedTokenizer:
+    """A spaCy tokenizer that is linear in the text's length on any text.
+
+    Text without a whitespace-free run longer than LONGEST_RUN goes to `inner` whole,
+    so ordinary notes tokenize exactly as before. Otherwise each of `bounded_pieces`
+    is tokenized on its own and the Doc is rebuilt from their words and spaces, with
+    the text reproduced exactly.
+    """
+
+    def __init__(self, inner: Callable[[str], Doc]) -> None:
+        self.inner = inner
+        self.vocab = inner.vocab
+
+    def __call__(self, text: str) -> Doc:
+        if not _LONG_RUN.search(text):
+            return self.inner(text)
+        words: list[str] = []
+        spaces: list[bool] = []
+        for start, end in bounded_pieces(text):
+            if text[start] == " " and start > 0 and not text[start - 1].isspace():
+                # spaCy gives one space right after a word to that word, as its trailing space.
+                spaces[-1] = True
+                start += 1
+                if start == end:
+                    continue
+            for token in self.inner(text[start:end]):
+                words.append(token.text)
+                spaces.append(bool(token.whitespace_))
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+
 def _build_nlp() -> Language:
     nlp = spacy.blank("en")
     nlp.max_length = 2_000_000
     for form in _TITLES + _ABBREVIATIONS + _SLASHED:
         nlp.tokenizer.add_special_case(form, [{"ORTH": form}])
+    nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
     nlp.add_pipe("casenotes_units")
     return nlp
 
@@ -150,6 +210,7 @@ def mark_units(doc: Doc) -> Doc:
     section: str | None = None
     unit_start: int | None = None
     unit_is_bullet = False
+    unit_has_word = False
     i = 0
     while i < len(doc):
         token = doc[i]
@@ -157,7 +218,10 @@ def mark_units(doc: Doc) -> Doc:
             i += 1
             continue
         at_line_start = _is_line_start(doc, i) and not _continues_wrapped_line(doc, i)
-        at_boundary = unit_start is None or at_line_start or _ends_sentence(doc, i)
+        # Punctuation after a unit that is punctuation only ("keys!! !!!") stays in that
+        # unit, so a run of "!" is one segment and not one segment each.
+        joins_punctuation = unit_start is not None and not unit_has_word and token.is_punct
+        at_boundary = unit_start is None or at_line_start or (not joins_punctuation and _ends_sentence(doc, i))
         if at_boundary:
             header = _header_length(doc, i, at_line_start or unit_start is None)
             if header:
@@ -176,17 +240,22 @@ def mark_units(doc: Doc) -> Doc:
                 _close(units, unit_start, i, section, unit_is_bullet, doc)
                 unit_start, unit_is_bullet = None, False
         if unit_start is None:
-            unit_start = i
+            unit_start, unit_has_word = i, False
+        unit_has_word = unit_has_word or not token.is_punct
         i += 1
     _close(units, unit_start, len(doc), section, unit_is_bullet, doc)
-    for token in doc:
-        token.is_sent_start = False
-    for unit in units:
-        doc[unit.first].is_sent_start = True
-    if len(doc):
-        doc[0].is_sent_start = True
+    _set_sentence_starts(doc, [unit.first for unit in units])
     doc.user_data["casenotes_units"] = units
     return doc
+
+
+def _set_sentence_starts(doc: Doc, firsts: list[int]) -> None:
+    """Sentence starts set in one pass: each `token.is_sent_start = ...` rescans the Doc."""
+    starts = np.full(len(doc), -1, dtype=np.int64)  # -1: not a sentence start
+    starts[firsts] = 1
+    if len(doc):
+        starts[0] = 1
+    doc.from_array([SENT_START], starts.astype(np.uint64))
 
 
 def _is_numbered_bullet(doc: Doc, i: int, at_line_start: bool) -> bool:
@@ -230,6 +299,12 @@ class Segmenter:
 
 def _clauses(doc: Doc, first: int, last: int) -> list[tuple[int, int]]:
     """Split tokens [first, last] at ';' and contrastive conjunctions when both sides are clauses."""
+    # words_before[k]: words among tokens [first, first + k), so each count below is O(1).
+    words_before = [0, *accumulate(not (t.is_punct or t.is_space) for t in doc[first : last + 1])]
+
+    def word_count(start: int, end: int) -> int:  # words among tokens [start, end]
+        return words_before[end + 1 - first] - words_before[start - first]
+
     cuts: list[tuple[int, int]] = []  # (end of left clause, start of right clause), inclusive
     for i in range(first + 1, last):
         token = doc[i]
@@ -245,16 +320,11 @@ def _clauses(doc: Doc, first: int, last: int) -> list[tuple[int, int]]:
             cuts.append((i - 1, i + 1))  # "Her brother was arrested, cl upset about it."
     pieces, start = [], first
     for left_end, right_start in cuts:
-        if _word_count(doc, start, left_end) >= _MIN_CLAUSE_WORDS and \
-                _word_count(doc, right_start, last) >= _MIN_CLAUSE_WORDS:
+        if word_count(start, left_end) >= _MIN_CLAUSE_WORDS and word_count(right_start, last) >= _MIN_CLAUSE_WORDS:
             pieces.append((start, left_end))
             start = right_start
     pieces.append((start, last))
     return pieces
-
-
-def _word_count(doc: Doc, first: int, last: int) -> int:
-    return sum(1 for t in doc[first : last + 1] if not (t.is_punct or t.is_space))
 
 
 def _segment_from_tokens(text: str, doc: Doc, first: int, last: int, unit: _Unit) -> Segment:
