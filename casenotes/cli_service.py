@@ -47,12 +47,16 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
 
     import uvicorn
 
+    from casenotes.service.access_log import log_config
+
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="casenotes-metrics-")
     if workers > 1 and "CASENOTES_ENCODER_THREADS" not in os.environ:
         # Workers that each take every core fight over them; a core or more each is faster.
         os.environ["CASENOTES_ENCODER_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    uvicorn.run("casenotes.service.main:app", host=host, port=port, workers=workers, log_level="info")
+    # The access log, in every worker, without query strings: they can hold search text.
+    uvicorn.run("casenotes.service.main:app", host=host, port=port, workers=workers, log_level="info",
+                log_config=log_config())
 
 
 def demo(path: Optional[Path] = typer.Option(None, "--file", help="A shared-format file (default: the demo set).")

@@ -7,6 +7,7 @@ note -> segments -> context -> embeddings -> rubric and goal similarity
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -33,6 +34,8 @@ __all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "ScoredNote", "c
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control, format and separator characters; every whitespace character is one of them.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,11 @@ class ScoredNote:
     vectors: np.ndarray
 
 
-def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS) -> str:
-    """The text if it can be scored; otherwise `InvalidInput` saying why (never quoting it)."""
+def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS, *, allow_blank: bool = True) -> str:
+    """The text if it can be scored; otherwise `InvalidInput` saying why (never quoting it).
+    A note to be stored (`allow_blank=False`) must hold a visible character: one that is not
+    whitespace, a control character or an invisible format character (zero-width space and
+    joiners, word joiner, byte-order mark, soft hyphen, direction marks)."""
     if not isinstance(text, str):
         raise InvalidInput("note text must be a string")
     if len(text) > max_chars:
@@ -60,7 +66,13 @@ def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS) -> st
     surrogate = _LONE_SURROGATE.search(text)
     if surrogate:
         raise InvalidInput(f"note text has an unpaired surrogate code point at offset {surrogate.start()}")
+    if not allow_blank and not _has_visible_character(text):
+        raise InvalidInput("note text is empty or holds only whitespace, control or invisible format characters")
     return text
+
+
+def _has_visible_character(text: str) -> bool:
+    return any(unicodedata.category(c) not in _INVISIBLE_CATEGORIES for c in text)
 
 
 class Pipeline:

@@ -46,12 +46,11 @@ def load_cases(services: Services, path: Path = DEMO_PATH) -> tuple[int, int]:
 
 
 def rebuild_index(services: Services) -> int:
-    """Replace the search index with the current segments in the database; their count."""
-    with services.sessions() as session:
-        ids, vectors = Repository(session).segment_vectors()
-    services.index.replace_all(ids, vectors)
+    """Replace the search index with the current segments in the database, positioned at the
+    change log's last change (a running worker resumes from there after a restart); their count."""
+    count = services.index.rebuild()
     services.index.save()
-    return len(ids)
+    return count
 
 
 def export_labels(sessions: sessionmaker[Session], out: Path) -> int:

@@ -3,6 +3,10 @@
 Roles: `ingest` writes clients, plans and notes and reads what it ingested; `supervisor`
 works the flag queue; `analyst` reads results, reviews them and searches; `admin` does
 everything, the audit log and erasure included. A token may be scoped to one program.
+
+The review UI signs in with a token once and then holds only a session: a random id in an
+HTTP-only cookie, stored as its SHA-256 with an expiry. Signing out revokes the session;
+revoking the token ends every session made with it.
 """
 
 from __future__ import annotations
@@ -11,21 +15,24 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from casenotes.errors import InvalidInput
-from casenotes.store.tables import ApiToken
+from casenotes.store.tables import ApiToken, UiSession, utcnow
 
-__all__ = ["ROLES", "SESSION_COOKIE", "Principal", "allow", "create_token", "csrf_token", "current_principal"]
+__all__ = ["ROLES", "SESSION_COOKIE", "Principal", "allow", "create_token", "csrf_token", "current_principal",
+           "end_ui_session", "metrics_reader", "start_ui_session"]
 
 ROLES = ("ingest", "supervisor", "analyst", "admin")
 SESSION_COOKIE = "casenotes_session"
 _TOKEN_PREFIX = "cn_"
+_SESSION_PREFIX = "cns_"
 _bearer = HTTPBearer(auto_error=False, description="A token from `casenotes token create`.")
 
 
@@ -55,8 +62,26 @@ def create_token(session: Session, role: str, program: str | None = None, name: 
     return token
 
 
+def start_ui_session(session: Session, principal: Principal, hours: float) -> str:
+    """A new review-UI session for `principal`, lasting `hours`: the id for the cookie (only its
+    digest is stored). Sessions that have expired are cleared out on the way."""
+    now = utcnow()
+    session.execute(delete(UiSession).where(UiSession.expires_at <= now))
+    session_id = _SESSION_PREFIX + secrets.token_urlsafe(32)
+    session.add(UiSession(id=token_digest(session_id), token_pk=principal.token_pk, created_at=now,
+                          expires_at=now + timedelta(hours=hours)))
+    session.flush()
+    return session_id
+
+
+def end_ui_session(session: Session, session_id: str) -> None:
+    """Sign out: the session stops working at once, whatever its cookie's remaining life."""
+    session.execute(update(UiSession).where(UiSession.id == token_digest(session_id),
+                                            UiSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+
 def csrf_token(session_token: str) -> str:
-    """The CSRF token of a UI session: an HMAC keyed by the session token, so only whoever can
+    """The CSRF token of a UI session: an HMAC keyed by the session id, so only whoever can
     read this site's pages knows it, and it changes with every sign-in."""
     return hmac.new(session_token.encode("utf-8"), b"casenotes-ui-csrf", hashlib.sha256).hexdigest()
 
@@ -78,15 +103,28 @@ def principal_for(session: Session, token: str | None) -> Principal | None:
     return Principal(row.id, row.name, row.role, row.program) if row else None
 
 
+def principal_for_session(session: Session, session_id: str | None) -> Principal | None:
+    """The principal of a live UI session: neither signed out, expired, nor made with a revoked token."""
+    if not session_id or not session_id.startswith(_SESSION_PREFIX) or len(session_id) > 200:
+        return None
+    row = session.scalar(select(ApiToken).join(UiSession, UiSession.token_pk == ApiToken.id)
+                         .where(UiSession.id == token_digest(session_id), UiSession.revoked_at.is_(None),
+                                UiSession.expires_at > utcnow(), ApiToken.revoked.is_(False)))
+    return Principal(row.id, row.name, row.role, row.program) if row else None
+
+
 def current_principal(request: Request,
                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """The caller, from the bearer token or (for the UI) the session cookie; 401 otherwise."""
-    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    session_id = None if credentials else request.cookies.get(SESSION_COOKIE)
     with request.app.state.services.sessions() as session:
-        principal = principal_for(session, token)
+        if credentials:
+            principal = principal_for(session, credentials.credentials)
+        else:
+            principal = principal_for_session(session, session_id)
     if principal is None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    if not credentials and not _cookie_write_allowed(request, token):
+    if not credentials and not _cookie_write_allowed(request, session_id):
         raise HTTPException(403, "a write with the session cookie needs the page's X-CSRF-Token header")
     retry_after = request.app.state.services.rate_limiter.admit(str(principal.token_pk))
     if retry_after is not None:
@@ -103,3 +141,14 @@ def allow(*roles: str) -> Callable[..., Principal]:
             raise HTTPException(403, f"the {principal.role} role may not do this")
         return principal
     return dependency
+
+
+def metrics_reader(request: Request,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Who may read /metrics: the scraper with `CASENOTES_METRICS_TOKEN`, or an admin."""
+    expected = request.app.state.services.settings.metrics_token
+    if credentials and expected is not None and hmac.compare_digest(
+            credentials.credentials.encode(), expected.get_secret_value().encode()):
+        return
+    if current_principal(request, credentials).role != "admin":
+        raise HTTPException(403, "only the metrics token or an admin token may read /metrics")

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Iterator
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from casenotes.store.repository import Repository
 from casenotes.service.app import Services
 from casenotes.service.auth import Principal
 from casenotes.service.schemas import ID_PATTERN
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def refuse_unstorable_parameters(request: Request) -> None:
+    """Refuse a path or query parameter holding NUL or an unpaired surrogate (422; the review
+    pages answer 400), before any route can hand it to the database: PostgreSQL refuses NUL
+    in text, and no database stores a lone surrogate faithfully. Every route of the app has
+    this dependency; request bodies are checked by their schemas."""
+    for location, items in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
+        for name, value in items:
+            if _UNSTORABLE.search(f"{name}{value}"):
+                where = [location, name] if not _UNSTORABLE.search(name) else [location]
+                raise RequestValidationError([{
+                    "loc": where, "type": "value_error",
+                    "msg": "contains an unstorable character (NUL or unpaired surrogate)"}])
 
 
 def get_services(request: Request) -> Services:

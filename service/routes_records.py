@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from casenotes.errors import InvalidInput
+from casenotes.errors import Conflict, InvalidInput, NotFound
 from casenotes.schema import Goal
+from casenotes.store.ingest import note_id_taken
 from casenotes.store.repository import NoteFields, Repository
+from casenotes.store.tables import Note
 from casenotes.service.auth import Principal, allow
 from casenotes.service.deps import ClientIdPath, NoteIdPath, RepositoryDep, ServicesDep, record_read
-from casenotes.service.schemas import ERROR_RESPONSES, ClientIn, ClientOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn, PlanIn, PlanOut, RecordOut
+from casenotes.service.schemas import ERROR_RESPONSES, ClientIn, ClientOut, ErrorOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn, PlanIn, PlanOut, RecordOut
 from casenotes.service.views import client_out, note_out, note_result_out, plan_out, record_out
 
 router = APIRouter(prefix="/v1", tags=["records"], responses=ERROR_RESPONSES)
@@ -30,9 +32,7 @@ def put_client(client_id: ClientIdPath, body: ClientIn, principal: Writer, repo:
                request: Request, response: Response) -> ClientOut:
     """Create or update a client; `program` decides who may see them."""
     _may_write_program(principal, body.program)
-    if principal.program is not None and _exists(repo, client_id):
-        repo.client(client_id, principal.program)  # 404 when the client is another program's
-    client, created = repo.put_client(client_id, body.program)
+    client, created = repo.put_client(client_id, body.program, principal.program)  # 404: another program's
     record_read(repo, request, principal, action="put", object_type="client", object_id=client_id,
                 client_id=client_id)
     repo.commit()
@@ -40,13 +40,17 @@ def put_client(client_id: ClientIdPath, body: ClientIn, principal: Writer, repo:
     return client_out(client)
 
 
-@router.put("/clients/{client_id}/plan", response_model=PlanOut, status_code=201, responses=_NOT_FOUND)
+@router.put("/clients/{client_id}/plan", response_model=PlanOut, status_code=201, responses={
+    409: {"model": ErrorOut, "description": "A goal_id is given twice."}, **_NOT_FOUND})
 def put_plan(client_id: ClientIdPath, body: PlanIn, principal: Writer, repo: RepositoryDep,
              services: ServicesDep, request: Request) -> PlanOut:
     """Store a new plan version; notes that arrive from now on are scored against it."""
     if body.rubric != services.pipeline.rubric.name:
         raise InvalidInput(f"unknown rubric {body.rubric!r}; this service scores with "
                            f"{services.pipeline.rubric.name!r}")
+    repeated = body.repeated_goal_ids()
+    if repeated:
+        raise Conflict(f"goal_id {', '.join(repeated)} given more than once; a plan's goal ids are unique")
     client = repo.client(client_id, principal.program)
     goals = [Goal(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date) for g in body.goals]
     plan = repo.store_plan(client, goals, body.rubric)
@@ -58,7 +62,8 @@ def put_plan(client_id: ClientIdPath, body: PlanIn, principal: Writer, repo: Rep
 
 @router.post("/clients/{client_id}/notes", response_model=NoteResultOut, status_code=201,
              responses={200: {"model": NoteResultOut, "description": "Stored already: the stored result."},
-                        409: {"description": "This note_id is stored with another text."},
+                        409: {"model": ErrorOut, "description": "This note_id is taken: stored with another "
+                              "text, for another client, or by another ingest token."},
                         413: {"description": "The note is over the size limit."}, **_NOT_FOUND})
 def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services: ServicesDep,
               request: Request, response: Response) -> NoteResultOut:
@@ -71,6 +76,8 @@ def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services
     with services.sessions() as session:
         repo = Repository(session)
         note = repo.note(arrival.note_id, principal.program)
+        if not arrival.created and not _stored_by(note, principal):
+            raise note_id_taken(note.note_id)  # an ingest token replays only its own notes
         result = note_result_out(repo, note)
         record_read(repo, request, principal, action="ingest" if arrival.created else "read",
                     object_type="note", object_id=note.note_id, client_id=client_id)
@@ -87,6 +94,8 @@ def revise_note(note_id: NoteIdPath, body: NoteRevisionIn, principal: Writer, se
     """Store a revised text of a note, rescore it, and keep the earlier revisions."""
     fields = NoteFields(note_id=note_id, note_date=body.note_date, text=body.text, note_format=body.note_format,
                         author=body.author)
+    with services.sessions() as session:  # an ingest token revises only a note it may read
+        _readable_note(Repository(session), note_id, principal)
     services.ingestor.revise(note_id, fields, programs=principal.program)
     with services.sessions() as session:
         repo = Repository(session)
@@ -102,9 +111,7 @@ def revise_note(note_id: NoteIdPath, body: NoteRevisionIn, principal: Writer, se
 @router.get("/notes/{note_id}", response_model=NoteOut, responses=_NOT_FOUND)
 def get_note(note_id: NoteIdPath, principal: NoteReader, repo: RepositoryDep, request: Request) -> NoteOut:
     """The note's text with every result and its citations, and its revision history."""
-    note = repo.note(note_id, principal.program)
-    if principal.role == "ingest" and note.ingested_by != principal.token_pk:
-        raise HTTPException(404, f"no note {note_id!r}")
+    note = _readable_note(repo, note_id, principal)
     body = note_out(repo, note)
     record_read(repo, request, principal, action="read", object_type="note", object_id=note_id,
                 client_id=note.client.client_id)
@@ -138,14 +145,18 @@ def delete_client(client_id: ClientIdPath, principal: Admin, repo: RepositoryDep
     return Response(status_code=204)
 
 
+def _stored_by(note: Note, principal: Principal) -> bool:
+    """Ingest tokens see only the notes they stored; the other roles every note of their programs."""
+    return principal.role != "ingest" or note.ingested_by == principal.token_pk
+
+
+def _readable_note(repo: Repository, note_id: str, principal: Principal) -> Note:
+    note = repo.note(note_id, principal.program)
+    if not _stored_by(note, principal):
+        raise NotFound(f"no note {note_id!r}")
+    return note
+
+
 def _may_write_program(principal: Principal, program: str) -> None:
     if principal.program is not None and principal.program != program:
         raise HTTPException(403, f"this token writes only program {principal.program!r}")
-
-
-def _exists(repo: Repository, client_id: str) -> bool:
-    try:
-        repo.client(client_id)
-        return True
-    except LookupError:
-        return False

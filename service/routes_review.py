@@ -7,14 +7,14 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from casenotes.errors import InvalidInput
+from casenotes.errors import Conflict
 from casenotes.schema import FlagType
-from casenotes.store.repository import Repository
+from casenotes.store.repository import CURSOR_PATTERN, Repository
 from casenotes.service.auth import Principal, allow
 from casenotes.service.deps import RepositoryDep, ServicesDep, record_read
 from casenotes.service.schemas import (
-    ERROR_RESPONSES, ID_PATTERN, MAX_ID, AuditPageOut, CitationOut, FlagPageOut, FlagReviewIn, QueueFlagOut, ResultReviewIn, ReviewOut,
-    SearchHitOut, SearchOut,
+    ERROR_RESPONSES, ID_PATTERN, MAX_ID, AuditPageOut, ErrorOut, CitationOut, FlagPageOut, FlagReviewIn, QueueFlagOut, ResultReviewIn, ReviewOut,
+    SearchHitOut, SearchIn, SearchOut,
 )
 from casenotes.service.views import audit_out, queue_flag_out, review_out
 
@@ -35,7 +35,8 @@ def flag_queue(principal: QueueReader, repo: RepositoryDep, request: Request,
                type: Annotated[FlagType | None, Query()] = None,  # noqa: A002  (the API's own name)
                program: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+               cursor: Annotated[str | None, Query(max_length=30, pattern=CURSOR_PATTERN,
+                                                   description="A page's `next_cursor`.")] = None,
                ) -> FlagPageOut:
     """Flags of current note revisions, most severe and newest first; `next_cursor` pages on."""
     page = repo.flag_queue(programs=principal.program, status=None if status == "any" else status, flag_type=type, program=program,
@@ -60,15 +61,24 @@ def review_flag(flag_id: IntId, body: FlagReviewIn, principal: Supervisor, repo:
     return result
 
 
-@router.post("/results/{result_id}/review", response_model=ReviewOut, status_code=201, responses=_NOT_FOUND)
+_MISFIT = {409: {"model": ErrorOut, "description": "The review does not fit the result: a level for a goal "
+                  "result, a status for a domain result, or a citation that is not a span of the note's text."}}
+
+
+@router.post("/results/{result_id}/review", response_model=ReviewOut, status_code=201,
+             responses={**_NOT_FOUND, **_MISFIT})
 def review_result(result_id: IntId, body: ResultReviewIn, principal: Analyst, repo: RepositoryDep,
                   request: Request) -> ReviewOut:
     """Accept a goal status or domain level as it is, or correct it; corrections feed `export-labels`."""
     result = repo.result(result_id, principal.program)
+    # Well-formed requests that do not fit this result are conflicts with it (409), not invalid input.
     if result.kind == "goal" and body.level is not None:
-        raise InvalidInput("a goal result is corrected with a status, not a level")
+        raise Conflict("a goal result is corrected with a status, not a level")
     if result.kind == "domain" and body.status is not None:
-        raise InvalidInput("a domain result is corrected with a level, not a status")
+        raise Conflict("a domain result is corrected with a level, not a status")
+    length = len(result.revision.text)
+    if body.citations and any(not 0 <= start < end <= length for start, end in body.citations):
+        raise Conflict(f"each citation is a span [start, end) of the note's {length} characters, with start < end")
     review = repo.review_result(result, decision=body.decision, status=body.status, level=body.level,
                                 citations=[list(c) for c in body.citations] if body.citations else None,
                                 comment=body.comment, reviewer=principal.actor)
@@ -83,7 +93,8 @@ def search(principal: Analyst, repo: RepositoryDep, services: ServicesDep, reque
            q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")],
            client_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=100)] = None,
            k: Annotated[int, Query(ge=1, le=50)] = 10) -> SearchOut:
-    """Segments closest in meaning to `q`, among current notes the caller may see."""
+    """Segments closest in meaning to `q`, among current notes the caller may see. `POST /v1/search`
+    does the same with the query in the body, out of URLs and logs: prefer it."""
     vector = services.pipeline.embed_query(q)
     if client_id is not None:
         ranked = _search_one_client(repo, repo.client(client_id, principal.program), vector, k)
@@ -96,6 +107,13 @@ def search(principal: Analyst, repo: RepositoryDep, services: ServicesDep, reque
                     client_id=hit.client_id)
     repo.commit()
     return SearchOut(hits=hits)
+
+
+@router.post("/search", response_model=SearchOut, responses=_NOT_FOUND)
+def search_by_body(body: SearchIn, principal: Analyst, repo: RepositoryDep, services: ServicesDep,
+                   request: Request) -> SearchOut:
+    """The search of `GET /v1/search`, with the query in the body, where no URL or access log holds it."""
+    return search(principal, repo, services, request, q=body.q, client_id=body.client_id, k=body.k)
 
 
 @router.get("/audit", response_model=AuditPageOut, responses=_NOT_FOUND)

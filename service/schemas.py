@@ -6,13 +6,28 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 from casenotes.schema import DomainName, FlagType, NoteFormat, Status
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The rule as a JSON Schema pattern, so the published schema forbids what the service refuses.
+# Only NUL: a pattern cannot name surrogates (validators built on UTF-8 strings refuse the
+# pattern, and testers then drop it); an unpaired one is no Unicode text, which JSON Schema
+# strings are, and the document's description says so.
+STORABLE_PATTERN = r"^[^\x00]*$"
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# A stored note must also hold a visible character (casenotes.pipeline.check_note_text refuses
+# the others): one that is not whitespace, a control or format character or a separator (the
+# Unicode 14 categories Cc, Cf, Zs, Zl and Zp). Outside the Basic Multilingual Plane a JSON
+# Schema pattern has no escape that Python reads too, so those characters stand as themselves.
+_INVISIBLE = (r"\x00-\x20\x7F-\xA0\xAD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u1680\u180E\u2000-\u200F"
+              r"\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB"
+              "\U000110BD\U000110CD\U00013430-\U00013438\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001"
+              "\U000E0020-\U000E007F")
+NOTE_TEXT_PATTERN = rf"^[^\x00]*[^{_INVISIBLE}][^\x00]*$"
 
 
 def _storable(value: str) -> str:
@@ -23,13 +38,39 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+def _iso_date(value: object) -> object:
+    """A date is a `YYYY-MM-DD` string (or a date, from Python): not a number of seconds, which
+    pydantic would otherwise read as a day in 1970."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return date.fromisoformat(value)
+    raise ValueError("a date is a string YYYY-MM-DD")
+
+
+def _json_integer(value: object) -> object:
+    """An integer is a JSON number: not a string of digits, not `true`. (A whole float such as
+    3.0 is one, as JSON Schema has it, so integers are not validated strictly.)"""
+    if isinstance(value, (bool, str)):
+        raise ValueError("an integer is a JSON number")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": STORABLE_PATTERN})]
+# Bounds go before the validator, or pydantic leaves them out of the JSON Schema.
+JsonInt = Annotated[int, Strict(False), BeforeValidator(_json_integer)]
+Offset = Annotated[int, Field(ge=0), Strict(False), BeforeValidator(_json_integer)]
+Level = Annotated[int, Field(ge=1, le=5), Strict(False), BeforeValidator(_json_integer)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+NoteText = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": NOTE_TEXT_PATTERN})]
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=100)]
 Name = Annotated[Text, Field(min_length=1, max_length=100)]
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a JSON number is not a date, a string is not a number, `true` is not 1; what
+    # the published schema calls invalid, the service refuses.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- requests ----------------------------------------------------------------------------
@@ -42,27 +83,27 @@ class GoalIn(Request):
     goal_id: Identifier
     text: Annotated[Text, Field(min_length=1, max_length=2000)]
     domain: DomainName
-    target_date: date | None = None
+    target_date: IsoDate | None = None
 
 
 class PlanIn(Request):
-    goals: Annotated[list[GoalIn], Field(max_length=100)]
+    goals: Annotated[list[GoalIn], Field(max_length=100, description="Each with its own goal_id; a goal_id "
+                                                                    "given twice is refused with 409.")]
     rubric: Name = "self-sufficiency"
 
-    @model_validator(mode="after")
-    def _goal_ids_unique(self) -> "PlanIn":
+    def repeated_goal_ids(self) -> list[str]:
+        """Goal ids given more than once. Not a validation error: JSON Schema cannot say that the
+        items of an array differ in one field, so the service answers a conflict (409)."""
         ids = [g.goal_id for g in self.goals]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"duplicate goal_id {', '.join(repeated)}")
-        return self
+        return sorted({i for i in ids if ids.count(i) > 1})
 
 
 class NoteRevisionIn(Request):
-    note_date: date
+    note_date: IsoDate
     note_format: NoteFormat | None = None
     author: Annotated[Text, Field(max_length=200)] | None = None
-    text: Text = Field(description="The note; longer than the service's limit is refused with 413.")
+    text: NoteText = Field(description="The note: at least one visible character (not only whitespace, control "
+                                       "or format characters); longer than the service's limit is refused with 413.")
 
 
 class NoteIn(NoteRevisionIn):
@@ -74,12 +115,27 @@ class FlagReviewIn(Request):
     comment: Annotated[Text, Field(max_length=2000)] | None = None
 
 
+# The rule `_correction_says_what` enforces, in the published schema: an acceptance carries no
+# status or level, a correction carries one of them.
+_REVIEW_SHAPES = [
+    {"title": "Acceptance", "properties": {"decision": {"const": "accepted"}, "status": {"type": "null"},
+                                           "level": {"type": "null"}}},
+    {"title": "Status correction", "properties": {"decision": {"const": "corrected"}, "status": {"type": "string"}},
+     "required": ["status"]},
+    {"title": "Level correction", "properties": {"decision": {"const": "corrected"}, "level": {"type": "integer"}},
+     "required": ["level"]},
+]
+
+
 class ResultReviewIn(Request):
+    model_config = ConfigDict(json_schema_extra={"anyOf": _REVIEW_SHAPES})
+
     decision: Literal["accepted", "corrected"]
     status: Status | None = Field(None, description="The right status, when correcting a goal result.")
-    level: int | None = Field(None, ge=1, le=5, description="The right level, when correcting a domain result.")
-    citations: Annotated[list[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]],
-                         Field(max_length=20)] | None = None
+    level: Level | None = Field(None, description="The right level, when correcting a domain result.")
+    citations: Annotated[list[Annotated[list[Offset], Field(min_length=2, max_length=2)]], Field(
+        max_length=20, description="Spans [start, end) of the note's text; a span that is empty or runs past "
+                                   "the note's end is refused with 409.")] | None = None
     comment: Annotated[Text, Field(max_length=2000)] | None = None
 
     @model_validator(mode="after")
@@ -88,9 +144,13 @@ class ResultReviewIn(Request):
             raise ValueError("a correction gives the right status or level")
         if self.decision == "accepted" and (self.status is not None or self.level is not None):
             raise ValueError("an acceptance takes no status or level")
-        if self.citations and any(start >= end for start, end in self.citations):
-            raise ValueError("each citation is [start, end) with start < end")
         return self
+
+
+class SearchIn(Request):
+    q: Annotated[Text, Field(min_length=1, max_length=1000, description="What to look for, in plain words.")]
+    client_id: Identifier | None = Field(None, description="Search only this client's notes.")
+    k: JsonInt = Field(10, ge=1, le=50, description="How many hits, at most.")
 
 
 # -- responses ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casenotes.embed import DEFAULT_BACKEND
@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(0, ge=0, description="Requests per token per minute; 0: no limit.")
     redis_url: str | None = Field(None, description="Shares rate-limit counts across workers, e.g. redis://127.0.0.1:6379/0.")
     secure_cookies: bool = Field(True, description="Mark the UI session cookie Secure (HTTPS only).")
+    body_stall_seconds: float = Field(10.0, gt=0, description="How long a request body may go without a byte "
+                                      "arriving before the request is answered 408 and its connection closed.")
+    ui_session_hours: float = Field(8, gt=0, le=24 * 30, description="How long a review-UI sign-in lasts.")
+    metrics_token: SecretStr | None = Field(None, min_length=16, description="A bearer token that may read "
+                                            "/metrics (for a Prometheus scraper); admin tokens may read it too.")
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,9 +5,10 @@ Every page that shows a client's notes or results calls the API's own route func
 (`get_record`, `get_note`, `flag_queue`, `search`, the two reviews), so the UI cannot
 see more than the API would show the same token, and it leaves the same audit rows.
 
-Sign-in puts the token in an HTTP-only, SameSite=strict session cookie (the API reads
-the same cookie). State-changing requests (every POST but sign-in) carry a CSRF token,
-an HMAC of the session token that only pages of this site can read, and are refused
+Sign-in checks the token once and puts a new session's random id (never the token) in an
+HTTP-only, SameSite=strict cookie (the API reads the same cookie); sign-out revokes the
+session. State-changing requests (every POST but sign-in) carry a CSRF token,
+an HMAC of the session id that only pages of this site can read, and are refused
 when the browser says they came from another site (`Sec-Fetch-Site`, else `Origin`).
 """
 
@@ -37,7 +38,9 @@ from casenotes.errors import InvalidInput, NotFound
 from casenotes.schema import DOMAINS, FLAG_TYPES, STATUSES
 from casenotes.store.repository import Repository
 from casenotes.store.tables import Client, Note, NoteRevision
-from casenotes.service.auth import SESSION_COOKIE, Principal, csrf_token, current_principal, principal_for
+from casenotes.service.auth import (
+    SESSION_COOKIE, Principal, csrf_token, current_principal, end_ui_session, principal_for, start_ui_session,
+)
 from casenotes.service.schemas import ID_PATTERN, FlagReviewIn, ResultReviewIn
 
 __all__ = ["mount_ui", "router"]
@@ -45,7 +48,6 @@ __all__ = ["mount_ui", "router"]
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 STATIC_DIR = HERE / "static"
-SESSION_HOURS = 8
 PALETTE = 12                      # highlight colours; results beyond this reuse them in turn
 _ID = re.compile(ID_PATTERN)
 _CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
@@ -229,22 +231,27 @@ async def login(request: Request) -> Response:
     token = token.strip() if isinstance(token, str) else ""
     if not _same_site(request):
         return _page(request, "login.html", {"error": "Sign in from this site's own sign-in page."}, 403)
-    with request.app.state.services.sessions() as session:
+    services = request.app.state.services
+    with services.sessions() as session:
         principal = principal_for(session, token)
     if principal is None:
         return _page(request, "login.html", {"error": "That token is not valid. Check it and try again."}, 401)
     if principal.role == "ingest":
         return _page(request, "login.html", {"error": "Ingest tokens write notes through the API; the review "
                                                       "pages are for supervisors, analysts and admins."}, 403)
+    with services.sessions.begin() as session:
+        session_id = start_ui_session(session, principal, services.settings.ui_session_hours)
     response = RedirectResponse("/ui/flags", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_HOURS * 3600, path="/", httponly=True,
-                        samesite="strict", secure=request.app.state.services.settings.secure_cookies)
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(services.settings.ui_session_hours * 3600),
+                        path="/", httponly=True, samesite="strict", secure=services.settings.secure_cookies)
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await _checked_post(request)
+    with request.app.state.services.sessions.begin() as session:
+        end_ui_session(session, request.cookies[SESSION_COOKIE])
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=request.app.state.services.settings.secure_cookies)

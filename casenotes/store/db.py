@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,14 +18,20 @@ def sqlite_url(path: str | Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the pragmas casenotes relies on: WAL, foreign keys, a busy timeout."""
+    """An engine with the pragmas casenotes relies on: WAL, foreign keys, a busy timeout.
+
+    Statement parameters are note texts and names, so no engine puts them in its log lines
+    or in the messages of the errors it raises (`hide_parameters`), and result rows, which
+    SQLAlchemy logs at DEBUG, are not logged at all."""
+    _drop_row_logging()
     if url.startswith("sqlite"):
         _make_sqlite_directory(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -64,3 +71,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
 
 def _sqlite_begin_immediate(connection) -> None:  # noqa: ANN001
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _NoRows(logging.Filter):
+    """Drops SQLAlchemy's DEBUG records (result rows and their columns), keeping the statements."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _drop_row_logging() -> None:
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoRows) for f in logger.filters):
+        logger.addFilter(_NoRows())

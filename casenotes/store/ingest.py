@@ -1,6 +1,10 @@
 """A note's arrival: score it against the client's current plan and record everything in
 one transaction, once per `note_id`, then index its segments for search.
 
+The transaction also logs the segments it adds (and, for a revision, the ones it replaces) in
+the database's change log; the index then catches up with that log, so a note's segments
+enter every worker's index by one path, exactly once.
+
 Scoring runs outside any transaction (it is the slow part); the write that follows
 re-checks for a note of the same id, so two concurrent arrivals of one note record it
 once and both callers get the stored result.
@@ -22,7 +26,7 @@ from casenotes.search import SegmentIndex
 from casenotes.store.repository import NoteFields, Repository, text_sha256
 from casenotes.store.tables import Client, Note, NoteRevision, Plan
 
-__all__ = ["Arrival", "NoteIngestor"]
+__all__ = ["Arrival", "NoteIngestor", "note_id_taken"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class NoteIngestor:
         """Record a new note, or find it stored already (same text); `Conflict` for another text.
         The note is scored against the client's current plan, or the given `plan_version`
         (a backfill scores old notes against the plan in force when they were written)."""
-        check_note_text(fields.text, self.pipeline.max_note_chars)
+        check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
         with self.sessions.begin() as session:
             client = Repository(session).client(client_id, programs)
             if _stored_same(session, client, fields):
@@ -56,20 +60,19 @@ class NoteIngestor:
                 client = repo.client(client_id, programs)
                 if _stored_same(session, client, fields):
                     return Arrival(fields.note_id, created=False)
-                revision_pk = repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None,
-                                            scored, ingested_by).id
+                repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None, scored, ingested_by)
         except IntegrityError:
             with self.sessions.begin() as session:  # a concurrent arrival of the same note won
                 client = Repository(session).client(client_id, programs)
                 if _stored_same(session, client, fields):
                     return Arrival(fields.note_id, created=False)
             raise
-        self._index_revision(revision_pk)
+        self._catch_up_index()
         return Arrival(fields.note_id, created=True)
 
     def revise(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
         """Store a new text of a stored note, rescored against the current plan; its revision number."""
-        check_note_text(fields.text, self.pipeline.max_note_chars)
+        check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
         with self.sessions.begin() as session:
             note = Repository(session).note(note_id, programs)
             client_id = note.client.client_id
@@ -77,13 +80,10 @@ class NoteIngestor:
         scored = self._score(fields, client_id, plan)
         with self.sessions.begin() as session:
             repo = Repository(session)
-            note = repo.note(note_id, programs)
-            old_segments = [s.id for s in repo.current_revision(note).segments]
+            note = repo.note(note_id, programs, lock=True)  # concurrent revisions queue here
             revision = repo.revise_note(note, fields, session.get(Plan, plan_pk) if plan_pk else None, scored)
-            number, revision_pk = revision.revision, revision.id
-        if self.index is not None:
-            self.index.remove(old_segments)
-        self._index_revision(revision_pk)
+            number = revision.revision
+        self._catch_up_index()
         return number
 
     def _score(self, fields: NoteFields, client_id: str, plan: PlanSpec):  # noqa: ANN202
@@ -91,12 +91,9 @@ class NoteIngestor:
                         note_format=fields.note_format)
         return self._scoring.score(note, plan)
 
-    def _index_revision(self, revision_pk: int) -> None:
-        if self.index is None:
-            return
-        with self.sessions() as session:
-            ids, vectors = Repository(session).revision_vectors(revision_pk)
-        self.index.add(ids, vectors)
+    def _catch_up_index(self) -> None:
+        if self.index is not None:
+            self.index.catch_up()
 
 
 def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:
@@ -105,12 +102,20 @@ def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:
     if note is None:
         return False
     if note.client_pk != client.id:
-        raise Conflict(f"note {fields.note_id!r} is stored for another client")
+        raise note_id_taken(fields.note_id)
     current = session.scalar(select(NoteRevision.sha256).where(
         NoteRevision.note_pk == note.id, NoteRevision.revision == note.current_revision))
     if current != text_sha256(fields.text):
-        raise Conflict(f"note {fields.note_id!r} is stored with another text; PUT /v1/notes/{{note_id}} revises it")
+        raise note_id_taken(fields.note_id)
     return True
+
+
+def note_id_taken(note_id: str) -> Conflict:
+    """The one answer for a note_id a caller cannot store under, whether the note has another
+    text, belongs to another client (perhaps in another program) or to another ingest token:
+    the same words each time, so the answer says nothing of where else the id is used."""
+    return Conflict(f"note_id {note_id!r} is taken: send a new note under a new note_id, or revise "
+                    "a note you stored with PUT /v1/notes/{note_id}")
 
 
 def _plan_of(session: Session, client: Client, version: int | None = None) -> tuple[int | None, PlanSpec]:

@@ -4,7 +4,7 @@ client ─┬─ plan (versioned) ── plan_goal
         └─ note ── note_revision ─┬─ segment (with its embedding, for search)
                                   ├─ result (a goal status or a domain level) ── review
                                   └─ flag (open | confirmed | dismissed)
-audit_log and api_token stand apart: audit rows name objects by their public ids and
+audit_log and api_token (with its ui_session sign-ins) stand apart: audit rows name objects by their public ids and
 outlive a deleted client; they never hold note text.
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiToken", "AuditEntry", "Base", "Client", "FlagRow", "Note", "NoteRevision", "Plan", "PlanGoal",
-    "Result", "Review", "SegmentRow", "utcnow",
+    "Result", "Review", "SegmentChange", "SegmentRow", "UiSession", "utcnow",
 ]
 
 
@@ -149,6 +149,20 @@ class SegmentRow(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class SegmentChange(Base):
+    """The search index's change log: a segment became searchable (`add`) or stopped being so
+    (`remove`), written in the transaction that made it so. Every worker's index applies it
+    in `seq` order, once; see `Repository.log_segment_changes` for why `seq` order is commit order."""
+
+    __tablename__ = "segment_change"
+    __table_args__ = {"sqlite_autoincrement": True}  # a seq is never reused
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    segment_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a remove outlives its segment
+    op: Mapped[str] = mapped_column(String(6))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Result(Base):
     """A goal status (kind `goal`) or a domain level (kind `domain`) read from one revision."""
 
@@ -217,6 +231,19 @@ class ApiToken(Base):
     program: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UiSession(Base):
+    """A review-UI sign-in. The browser's cookie holds a random session id; only its SHA-256 is
+    kept here, as for tokens. Signing out sets `revoked_at`; revoking the token ends its sessions."""
+
+    __tablename__ = "ui_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's session id
+    token_pk: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class AuditEntry(Base):

@@ -103,6 +103,7 @@ class Endpoint:
     targeted: bool = True                  # acts on one program's object
     cross: int = 404                       # a scoped token on another program's object
     owner_scope: Callable[[Side], str | None] | None = None  # ingest reads only what this token ingested
+    not_owner: int = 404                   # ... and so also writes and replays: what another token gets
 
 
 WRITERS = frozenset({"ingest", "admin"})
@@ -112,9 +113,11 @@ ENDPOINTS = [
     Endpoint("PUT plan", WRITERS, lambda s: ("PUT", f"/v1/clients/{s.client_id}/plan", PLAN), ok=201),
     Endpoint("POST note (stored already)", WRITERS, lambda s: (
         "POST", f"/v1/clients/{s.client_id}/notes",
-        {"note_id": s.note_id, "note_date": NOTE_DATE, "note_format": "DAP", "text": FLAGGED_TEXT}), ok=200),
+        {"note_id": s.note_id, "note_date": NOTE_DATE, "note_format": "DAP", "text": FLAGGED_TEXT}), ok=200,
+             owner_scope=lambda s: s.program, not_owner=409),  # another token's note_id is taken
     Endpoint("PUT note (revise)", WRITERS, lambda s: (
-        "PUT", f"/v1/notes/{s.revise_note_id}", {"note_date": NOTE_DATE, "text": REVISED_TEXT}), ok=200),
+        "PUT", f"/v1/notes/{s.revise_note_id}", {"note_date": NOTE_DATE, "text": REVISED_TEXT}), ok=200,
+             owner_scope=lambda s: None),
     Endpoint("GET note", frozenset({"ingest", "supervisor", "analyst", "admin"}),
              lambda s: ("GET", f"/v1/notes/{s.note_id}", None), ok=200, owner_scope=lambda s: s.program),
     Endpoint("GET note ingested by unscoped ingest", frozenset({"ingest", "supervisor", "analyst", "admin"}),
@@ -149,7 +152,7 @@ def expected_status(endpoint: Endpoint, role: str, scope: str | None, side: Side
     if endpoint.targeted and scope is not None and scope != side.program:
         return endpoint.cross
     if role == "ingest" and endpoint.owner_scope is not None and scope != endpoint.owner_scope(side):
-        return 404  # a note some other token ingested
+        return endpoint.not_owner  # a note some other token ingested
     return endpoint.ok
 
 
@@ -418,8 +421,12 @@ def test_no_bad_or_revoked_token_is_401_everywhere(client, tokens):
                 failures.append(f"{method} {url} with {label}: WWW-Authenticate {response.headers.get('www-authenticate')!r}")
     assert not failures, f"{len(failures)} wrong answers:\n" + "\n".join(failures)
 
-    # The good token in a cookie (the UI's way) is let in; nothing above was refused for its URL.
-    assert client.get("/v1/clients/C-A/record", headers={"Cookie": f"{SESSION_COOKIE}={valid}"}).status_code == 200
+    # A session cookie from signing in with the good token (the UI's way) is let in; nothing
+    # above was refused for its URL.
+    signed_in = client.post("/ui/login", data={"token": valid}, follow_redirects=False)
+    client.cookies.clear()
+    session_cookie = {"Cookie": f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"}
+    assert client.get("/v1/clients/C-A/record", headers=session_cookie).status_code == 200
     assert client.get("/v1/clients/C-A/record", headers=admin).status_code == 200
 
 

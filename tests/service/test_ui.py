@@ -297,8 +297,8 @@ def test_ui_dismissing_a_flag_in_place_records_the_comment_and_clears_it_from_th
 def test_ui_state_changes_need_the_csrf_token_and_a_same_site_request(live):
     with live.api("supervisor") as api:
         flag_id = api.get("/v1/flags").json()["flags"][-1]["flag_id"]
-    cookie = {"casenotes_session": live.tokens["supervisor"]}
-    with httpx.Client(base_url=live.base, cookies=cookie, follow_redirects=False) as browserish:
+    with httpx.Client(base_url=live.base, follow_redirects=False) as browserish:
+        assert browserish.post("/ui/login", data={"token": live.tokens["supervisor"]}).status_code == 303
         page = browserish.get("/ui/flags")
         assert page.status_code == 200 and page.headers["content-security-policy"].startswith("default-src 'self'")
         csrf = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]

@@ -17,6 +17,7 @@ from tests.service.live import free_port
 pytestmark = pytest.mark.slow
 CASENOTES = str(Path(sys.executable).with_name("casenotes"))
 LIMIT = 40
+METRICS_TOKEN = "scraper-" + "m" * 24
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def two_workers(tmp_path):
     metrics_dir.mkdir()
     env = {**os.environ, "CASENOTES_DATABASE_URL": url, "CASENOTES_DATA_DIR": str(tmp_path / "data"),
            "CASENOTES_REDIS_URL": redis_url, "CASENOTES_RATE_LIMIT_PER_MINUTE": str(LIMIT),
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "HF_HUB_OFFLINE": "1"}
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "HF_HUB_OFFLINE": "1",
+           "CASENOTES_METRICS_TOKEN": METRICS_TOKEN}
     token = subprocess.run([CASENOTES, "token", "create", "--role", "analyst"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip()
     port = free_port()
@@ -69,7 +71,8 @@ def test_workers_share_metrics_and_the_rate_limit(two_workers):
             statuses.append(fresh_connection.get(f"{base}/v1/flags", headers=headers).status_code)
     assert statuses.count(200) == LIMIT and statuses.count(429) == 5
     assert statuses[:LIMIT] == [200] * LIMIT
-    metrics = httpx.get(f"{base}/metrics").text
+    assert httpx.get(f"{base}/metrics").status_code == 401
+    metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert f'casenotes_http_requests_total{{method="GET",route="/v1/flags",status="200"}} {float(LIMIT)}' in metrics
     assert 'casenotes_http_requests_total{method="GET",route="/v1/flags",status="429"} 5.0' in metrics
     writers = {p.name.rsplit("_", 1)[-1] for p in metrics_dir.glob("counter_*.db")}

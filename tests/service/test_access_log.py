@@ -1,0 +1,132 @@
+"""Search text stays out of the logs: `POST /v1/search` is the same search as `GET` with the
+query in the body, and uvicorn's access log never prints a query string, on any path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+import pytest
+from tests.service.conftest import PROGRAM_A, PROGRAM_B
+from tests.service.live import free_port, server_environment
+from tests.service.test_api import make_client, post_note
+
+CANARY = "Quartermaine7731"           # one word, so the URL-encoded query holds it as it is
+QUERY = f"signed a lease with {CANARY}"
+
+
+# -- POST /v1/search ---------------------------------------------------------------------------
+
+def _search_rows(client, tokens) -> list[dict]:
+    entries = client.get("/v1/audit", params={"limit": 1000}, headers=tokens("admin")).json()["entries"]
+    return [e for e in entries if e["action"] == "search"]
+
+
+def test_search_by_post_finds_what_search_by_get_finds_and_is_audited_alike(client, tokens):
+    make_client(client, tokens("ingest"))
+    post_note(client, tokens("ingest"))
+    make_client(client, tokens("ingest"), client_id="C-2", program=PROGRAM_B)
+    post_note(client, tokens("ingest"), "N-2", "D: Cl signed a lease on a studio near the clinic.", client_id="C-2")
+    analyst = tokens("analyst")
+    for params in ({"q": "signed a lease", "k": 5}, {"q": "signed a lease", "k": 5, "client_id": "C-2"}):
+        by_get = client.get("/v1/search", params=params, headers=analyst)
+        audited = len(_search_rows(client, tokens))
+        by_post = client.post("/v1/search", json=params, headers=analyst)
+        assert by_get.status_code == by_post.status_code == 200
+        assert by_post.json() == by_get.json() and by_post.json()["hits"]
+        assert len(_search_rows(client, tokens)) - audited == len(by_post.json()["hits"])
+    scoped = client.post("/v1/search", json={"q": "signed a lease"}, headers=tokens("analyst", PROGRAM_A)).json()
+    assert {h["client_id"] for h in scoped["hits"]} == {"C-1"}
+    other_program = client.post("/v1/search", json={"q": "lease", "client_id": "C-2"},
+                                headers=tokens("analyst", PROGRAM_A))
+    assert other_program.status_code == 404
+
+
+@pytest.mark.parametrize("body, field", [({"q": ""}, "q"), ({"q": "a\u0000b"}, "q"), ({"q": "lease", "k": 0}, "k"),
+                                         ({"q": "lease", "k": 51}, "k"), ({"q": "lease", "colour": "red"}, "colour"),
+                                         ({"q": "lease", "client_id": "../x"}, "client_id"), ({}, "q")])
+def test_search_by_post_refuses_a_bad_body_naming_the_field(client, tokens, body, field):
+    response = client.post("/v1/search", json=body, headers=tokens("analyst"))
+    assert response.status_code == 422
+    assert any(error["loc"][-1] == field for error in response.json()["detail"])
+
+
+def test_search_by_post_is_for_analysts(client, tokens):
+    assert client.post("/v1/search", json={"q": "lease"}, headers=tokens("supervisor")).status_code == 403
+    assert client.post("/v1/search", json={"q": "lease"}).status_code == 401
+
+
+# -- the access log ----------------------------------------------------------------------------
+
+def test_no_query_string_reaches_the_access_log(tmp_path):
+    """A real `casenotes serve` with its access log on: search by GET and POST, a review page with
+    a query string and the UI's search form all carry the canary; no line the server writes does."""
+    env = server_environment(tmp_path / "data", CASENOTES_SECURE_COOKIES="false", PYTHONUNBUFFERED="1")
+    casenotes = [sys.executable, "-m", "casenotes"]
+    token = subprocess.run([*casenotes, "token", "create", "--role", "analyst"], env=env, cwd=tmp_path,
+                           check=True, capture_output=True, text=True, timeout=300).stdout.strip()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen([*casenotes, "serve", "--port", str(port)], env=env, cwd=tmp_path, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        _wait_for(base)
+        _search_everywhere(base, token)
+    finally:
+        server.terminate()
+        server.wait(30)
+    lines = log_path.read_text().splitlines()
+    for request in ('"GET /v1/search HTTP/1.1" 200', '"POST /v1/search HTTP/1.1" 200',
+                    '"GET /ui/flags HTTP/1.1" 200', '"POST /ui/search HTTP/1.1" 200'):
+        assert any(request in line for line in lines), f"no access log line for {request}"
+    assert not [line for line in lines if CANARY in line]
+
+
+def _search_everywhere(base: str, token: str) -> None:
+    api = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{base}/v1/search", params={"q": QUERY}, headers=api, timeout=60).status_code == 200
+    assert httpx.post(f"{base}/v1/search", json={"q": QUERY}, headers=api, timeout=60).status_code == 200
+    with httpx.Client(base_url=base, timeout=60) as browser:
+        assert browser.post("/ui/login", data={"token": token}).status_code == 303
+        page = browser.get("/ui/flags", params={"program": CANARY, "status": "any"})
+        assert page.status_code == 200
+        csrf = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        assert browser.post("/ui/search", data={"q": QUERY, "csrf_token": csrf}).status_code == 200
+
+
+def _wait_for(base: str) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the server did not start")
+
+
+@pytest.mark.parametrize("configure", [
+    # `serve --workers N` hands uvicorn this configuration, which each worker process applies
+    "logging.config.dictConfig(access_log.log_config())",
+    # `uvicorn casenotes.service.main:app`: uvicorn's own configuration, then main.py installs the filter
+    "logging.config.dictConfig(LOGGING_CONFIG); access_log.install(); access_log.install()",
+])
+def test_the_access_logger_drops_query_strings_however_the_server_starts(configure):
+    script = textwrap.dedent(f"""
+        import logging.config
+        from uvicorn.config import LOGGING_CONFIG
+        from casenotes.service import access_log
+        {configure}
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                                                 "/v1/search?q={CANARY}", "1.1", 200)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    output = done.stdout + done.stderr
+    assert output.count('"GET /v1/search HTTP/1.1" 200') == 1 and CANARY not in output
