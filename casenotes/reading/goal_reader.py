@@ -1,0 +1,262 @@
+"""The goal reader: a cross-encoder over (goal text, segment in its context), run on ONNX Runtime.
+
+For one goal and one segment of a note it gives the probabilities of five labels: the
+segment is `irrelevant` to the goal, or it shows the goal `improving`, `worsening`, at
+`no-change` or `achieved`. The decisions per goal (casenotes.reading.goals) are made from
+these probabilities and the segments' context.
+
+The pair is built the same way in training and at inference (`pair_text`): the goal text is
+the first sequence; the second is the segment, optionally preceded by its section name
+("[plan]") and the previous segment, the segment itself marked ">> ... <<". Shorthand is spelled
+out as for the embeddings; offsets are untouched (the text is model input only).
+
+The artifact is a folder (default: `goal-reader/` inside `casenotes.models`):
+
+    goal-reader.onnx        the fine-tuned MiniLM + mean pooling + linear head; outputs `logits`
+    tokenizer.json          the base model's tokenizer
+    goal-reader.json        labels, pair style, max length, decision thresholds, provenance
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from casenotes.errors import ModelError
+from casenotes.schema import ContextLabels, Segment
+from casenotes.shorthand import expand_shorthand
+
+__all__ = ["ARTIFACT_DIR", "LABELS", "GoalReader", "PairStyle", "default_artifact_dir", "pair_text",
+           "plan_as_hypothetical", "segment_inputs"]
+
+LABELS = ("irrelevant", "improving", "worsening", "no-change", "achieved")
+ARTIFACT_DIR = "goal-reader"
+CONFIG_FILE, ONNX_FILE, TOKENIZER_FILE = "goal-reader.json", "goal-reader.onnx", "tokenizer.json"
+PREVIOUS_WORDS = 16  # the previous segment is cut to its last words: the segment matters more
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BATCH = 32
+
+
+@dataclass(frozen=True)
+class PairStyle:
+    """What the second sequence holds besides the segment."""
+
+    section: bool = True  # "[plan]" before the segment
+    previous: bool = True  # the previous segment of the note
+    mark: bool = True  # ">> segment <<"
+
+    @classmethod
+    def named(cls, name: str) -> "PairStyle":
+        styles = {"context": cls(), "bare": cls(section=False, previous=False, mark=False)}
+        if name not in styles:
+            raise ModelError(f"unknown pair style {name!r}; expected one of {', '.join(styles)}")
+        return styles[name]
+
+
+def _clean(text: str) -> str:
+    return expand_shorthand(_CONTROL.sub(" ", text)).strip()
+
+
+def pair_text(segments: Sequence[Segment], index: int, style: PairStyle) -> str:
+    """The second sequence of the pair for segment `index` of a note."""
+    segment = segments[index]
+    parts = []
+    if style.section and segment.section:
+        parts.append(f"[{segment.section}]")
+    if style.previous and index > 0:
+        words = _clean(segments[index - 1].text).split()
+        parts.append(" ".join(words[-PREVIOUS_WORDS:]))
+    body = _clean(segment.text)
+    parts.append(f">> {body} <<" if style.mark else body)
+    return " ".join(p for p in parts if p)
+
+
+def segment_inputs(segments: Sequence[Segment], style: PairStyle) -> list[str]:
+    return [pair_text(segments, i, style) for i in range(len(segments))]
+
+
+def goal_input(goal_text: str) -> str:
+    return _clean(goal_text)
+
+
+def plan_as_hypothetical(segments: Sequence[Segment], contexts: Sequence[ContextLabels]) -> list[ContextLabels]:
+    """What a Plan section says is intended, not done (as the pipeline reads it)."""
+    return [c.model_copy(update={"hypothetical": True}) if s.section == "plan" else c
+            for s, c in zip(segments, contexts)]
+
+
+def default_artifact_dir() -> Path:
+    return Path(str(resources.files("casenotes.models").joinpath(ARTIFACT_DIR)))
+
+
+def load_tokenizer(path: Path, max_length: int):  # noqa: ANN201 - tokenizers.Tokenizer
+    """The tokenizer for pairs: no padding (batches pad to their longest), longest-first truncation."""
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises its own Exception type
+        raise ModelError(f"cannot load the tokenizer {path}: {exc}") from exc
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
+    return tokenizer
+
+
+def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]]):  # noqa: ANN001, ANN201
+    """(ids, type ids) per pair, as lists."""
+    encodings = tokenizer.encode_batch([tuple(p) for p in pairs])
+    return [(e.ids, e.type_ids) for e in encodings]
+
+
+def pad_batch(rows: Sequence[tuple[list[int], list[int]]], pad_id: int = 0) -> tuple[np.ndarray, ...]:
+    width = max(len(ids) for ids, _ in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    types = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, (row_ids, row_types) in enumerate(rows):
+        ids[r, :len(row_ids)] = row_ids
+        types[r, :len(row_types)] = row_types
+        mask[r, :len(row_ids)] = 1
+    return ids, mask, types
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    style: str = "context"
+    max_length: int = 128
+    labels: tuple[str, ...] = LABELS
+    thresholds: dict | None = None  # casenotes.reading.goals.ReaderThresholds fields, tuned on dev
+    prefilter_k: int | None = None  # segments per goal by embedding cosine before the cross-encoder; None: all
+    metadata: dict | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ReaderConfig":
+        data = dict(data)
+        data["labels"] = tuple(data.get("labels", LABELS))
+        return cls(**data)
+
+
+class GoalReader:
+    """Probabilities of LABELS for (goal, segment) pairs. Thread-safe once built."""
+
+    def __init__(self, folder: str | Path | None = None, threads: int | None = None,
+                 onnx_file: str | None = None) -> None:
+        self.folder = Path(folder) if folder else default_artifact_dir()
+        config_path = self.folder / CONFIG_FILE
+        try:
+            self.config = ReaderConfig.from_json(json.loads(config_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelError(f"no goal reader at {self.folder}: {exc}") from None
+        if tuple(self.config.labels) != LABELS:
+            raise ModelError(f"the goal reader at {self.folder} predicts {self.config.labels}, expected {LABELS}")
+        self.style = PairStyle.named(self.config.style)
+        self.model_file = self.folder / (onnx_file or ONNX_FILE)
+        self._tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, self.config.max_length)
+        self._session = _open_session(self.model_file, threads)
+        with self.model_file.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()[:12]
+        self.version = f"goal-reader-{self.config.style}+{digest}"
+
+    @classmethod
+    def available(cls, folder: str | Path | None = None) -> bool:
+        folder = Path(folder) if folder else default_artifact_dir()
+        return (folder / CONFIG_FILE).is_file() and (folder / ONNX_FILE).is_file()
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """(n, 5) label probabilities for (goal input, segment input) pairs."""
+        if not pairs:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        rows = encode_pairs(self._tokenizer, pairs)
+        lengths = np.array([len(ids) for ids, _ in rows])
+        logits = np.empty((len(rows), len(LABELS)), dtype=np.float32)
+        from casenotes.onnx_encoder import _buckets  # batches of similar length, as the encoder does
+
+        for batch in _buckets(lengths, _BATCH):
+            ids, mask, types = pad_batch([rows[i] for i in batch])
+            logits[batch] = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask,
+                                                           "token_type_ids": types})[0]
+        return _softmax(logits)
+
+    def read_note(self, segments: Sequence[Segment], goal_texts: Sequence[str],
+                  candidates: Sequence[Sequence[int]] | None = None) -> list[np.ndarray]:
+        """Per goal, an (n_segments, 5) array; segments left out of `candidates[g]` get
+        probability 1 of `irrelevant` without being read."""
+        inputs = segment_inputs(segments, self.style)
+        pairs, where = [], []
+        for g, goal_text in enumerate(goal_texts):
+            goal = goal_input(goal_text)
+            for i in (range(len(segments)) if candidates is None else candidates[g]):
+                pairs.append((goal, inputs[i]))
+                where.append((g, i))
+        probs = self.probabilities(pairs)
+        out = [np.tile(np.eye(len(LABELS), dtype=np.float32)[0], (len(segments), 1)) for _ in goal_texts]
+        for (g, i), p in zip(where, probs):
+            out[g][i] = p
+        return out
+
+
+    def goal_results(self, segments: Sequence[Segment], contexts: Sequence[ContextLabels], goals: Sequence,
+                     segment_vectors: np.ndarray | None = None, goal_vectors: np.ndarray | None = None) -> list:
+        """A `GoalResult` per goal (plan order): the reader's probabilities, then the decisions of
+        casenotes.reading.goals with the artifact's dev-tuned thresholds. With both vectors given and
+        a `prefilter_k` in the artifact, only each goal's k nearest segments are read."""
+        from casenotes.cues import concerns_family, is_ongoing_goal
+        from casenotes.reading.goals import ReaderThresholds, decide_goal, gated_segments
+
+        candidates = None
+        k = self.config.prefilter_k
+        if k and segment_vectors is not None and goal_vectors is not None and len(segments) > k:
+            similarity = np.asarray(segment_vectors) @ np.asarray(goal_vectors).T
+            candidates = [sorted(int(i) for i in np.argsort(-similarity[:, g], kind="stable")[:k])
+                          for g in range(len(goals))]
+        probs = self.read_note(segments, [g.text for g in goals], candidates)
+        thresholds = ReaderThresholds.from_json(self.config.thresholds)
+        return [decide_goal(g.goal_id, p, list(segments), gated_segments(list(contexts), concerns_family(g.text)),
+                            is_ongoing_goal(g.text), thresholds) for g, p in zip(goals, probs)]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _open_session(path: Path, threads: int | None):  # noqa: ANN202
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise ModelError(f"no goal reader model at {path}")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def load_goal_reader(enabled: bool | None = None, encoder=None, folder: str | Path | None = None):  # noqa: ANN001, ANN201
+    """The packaged goal reader, or None: when `enabled` is False, when it is None and
+    `$CASENOTES_GOAL_READER` is `off`, or when it is None and no artifact is packaged.
+    `enabled=True` without an artifact is a `ModelError`. Its threads follow the encoder's."""
+    import os
+
+    if enabled is None:
+        if os.environ.get("CASENOTES_GOAL_READER", "on").strip().lower() in ("off", "0", "false", "no"):
+            return None
+        if not GoalReader.available(folder):
+            return None
+    elif not enabled:
+        return None
+    inner = getattr(encoder, "inner", encoder)
+    return GoalReader(folder, threads=getattr(inner, "threads", None))

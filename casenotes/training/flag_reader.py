@@ -1,0 +1,338 @@
+"""Fine-tuning the flag reader: every segment of the labeled notes, five sigmoid targets, a plain torch loop.
+
+A segment's target for flag type k is 1 when it hits the evidence of a gold flag of type k
+(the metrics' span rule, `casenotes.evaluate.spans_hit`), else 0. Every segment of every
+training note is an example by default (the negatives are what teaches "No SI/HI", resolutions
+and plan lines; `easy_negatives` < 1 keeps only a sample of segments that are neither in a
+flagged note nor matched by a rubric cue, which trained worse); the loss weights positives per
+type by sqrt(negatives / positives), at most 10.
+
+    from casenotes.training.flag_reader import train_flag_reader
+    train_flag_reader(["eval/data/by-writer/train.jsonl"], "/tmp/flag-reader")
+
+Only the files given are read: never pass a split that will be scored. Thresholds and the
+calibrator are fitted afterwards on dev (`fit_decisions`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from casenotes.evaluate import evidence_span, spans_hit
+from casenotes.reading.flag_reader import (
+    CONFIG_FILE,
+    ONNX_FILE,
+    TOKENIZER_FILE,
+    FlagReaderConfig,
+    encode_inputs,
+    load_tokenizer,
+    pad_batch,
+    reader_inputs,
+)
+from casenotes.schema import FLAG_TYPES
+
+__all__ = ["Example", "FlagTrainSettings", "build_examples", "export_onnx", "fit_decisions", "segment_targets",
+           "train_flag_reader"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Example:
+    first: str
+    second: str | None
+    targets: tuple[int, ...]  # one 0/1 per FLAG_TYPES entry
+    note_id: str
+
+
+@dataclass(frozen=True)
+class FlagTrainSettings:
+    style: str = "context"
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    warmup: float = 0.1
+    max_length: int = 64
+    max_pos_weight: float = 10.0
+    easy_negatives: float = 1.0  # share of easy negatives kept (no gold flag, no rubric cue, note without flags)
+    threads: int = 2
+    frozen_layers: int = 4  # the embeddings and this many lower layers stay as packaged (CPU time)
+    seed: int = 13
+    limit_notes: int | None = None  # the first notes only (a smoke test)
+    max_steps: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def read_jsonl(paths: Iterable[str | Path]) -> list[dict]:
+    rows = []
+    for path in paths:
+        rows += [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def segment_targets(text: str, spans: Sequence[tuple[int, int]], flags: Sequence[dict]) -> np.ndarray:
+    """(n, 5) 0/1: segment i hits the evidence of a gold flag of each type."""
+    targets = np.zeros((len(spans), len(FLAG_TYPES)), dtype=np.int64)
+    for flag in flags:
+        k = FLAG_TYPES.index(flag["type"])
+        evidence = [evidence_span(text, q) for q in flag.get("evidence", []) if q in text]
+        for i, span in enumerate(spans):
+            if any(spans_hit(span, e) for e in evidence):
+                targets[i, k] = 1
+    return targets
+
+
+def build_examples(cases: Sequence[dict], style: str = "context", segmenter=None,
+                   easy_negatives: float = 1.0, seed: int = 13, cues=None) -> list[Example]:
+    """One example per segment of each labeled case. Positives and hard negatives (a segment
+    of a note with a gold flag, or one a rubric flag cue matches: "No SI/HI", "warrant recalled")
+    are all kept; of the easy negatives, the share `easy_negatives` (a seeded sample)."""
+    from casenotes.segment import Segmenter
+
+    segmenter = segmenter or Segmenter()
+    if easy_negatives < 1.0 and cues is None:
+        cues = _rubric_flag_cues()
+    rng = random.Random(seed)
+    examples = []
+    for case in cases:
+        text = case["note_text"]
+        segments = segmenter.segment(text)
+        if not segments:
+            continue
+        flags = case["labels"].get("flags", [])
+        targets = segment_targets(text, [(s.start, s.end) for s in segments], flags)
+        for segment, (first, second), row in zip(segments, reader_inputs(segments, style), targets):
+            hard = bool(row.any()) or bool(flags) or (cues is not None and any(c.search(segment.text) for c in cues))
+            if not hard and easy_negatives < 1.0 and rng.random() >= easy_negatives:
+                continue
+            examples.append(Example(first, second, tuple(int(v) for v in row), case["id"]))
+    return examples
+
+
+def _rubric_flag_cues():
+    from casenotes.features import RubricLexicon
+    from casenotes.rubric import load_rubric
+
+    return RubricLexicon.from_rubric(load_rubric("self-sufficiency")).flag_cues
+
+
+def _length_batches(lengths: Sequence[int], size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (less padding, the CPU's main waste), in a shuffled order;
+    ties broken at random so batches differ between epochs."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    batches = [order[first:first + size] for first in range(0, len(order), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _model_class():
+    import torch
+
+    class SegmentClassifier(torch.nn.Module):
+        """MiniLM over the segment (and its context), mean pooling over real tokens, a linear head."""
+
+        def __init__(self, bert, outputs: int) -> None:
+            super().__init__()
+            self.bert = bert
+            self.dropout = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(bert.config.hidden_size, outputs)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return self.head(self.dropout(pooled))
+
+    return SegmentClassifier
+
+
+def _base_model_dir() -> Path:
+    from casenotes.embed import _packaged_model_path
+
+    return Path(_packaged_model_path())
+
+
+def _base_version() -> str:
+    from casenotes.embed import _model_package_version
+
+    return f"all-MiniLM-L6-v2@{_model_package_version()}"
+
+
+def train_flag_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
+                      settings: FlagTrainSettings | None = None,
+                      log: Callable[[str], None] | None = None) -> Path:
+    """Fine-tune the packaged MiniLM as a flag reader on `train_paths`; write the artifact
+    (ONNX fp32, tokenizer, config with default thresholds) to `out_dir`."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel
+
+    settings = settings or FlagTrainSettings()
+    log = log or _log.info
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    rng = random.Random(settings.seed)
+    started = time.perf_counter()
+
+    cases = read_jsonl(train_paths)
+    if settings.limit_notes:
+        cases = cases[:settings.limit_notes]
+    examples = build_examples(cases, settings.style, easy_negatives=settings.easy_negatives, seed=settings.seed)
+    targets = np.array([e.targets for e in examples], dtype=np.float32).reshape(-1, len(FLAG_TYPES))
+    positives = targets.sum(axis=0)
+    log(f"{len(cases)} notes -> {len(examples)} segments, positives {dict(zip(FLAG_TYPES, positives.astype(int)))}")
+
+    base = _base_model_dir()
+    tokenizer = load_tokenizer(base / "tokenizer.json", settings.max_length)
+    encoded = encode_inputs(tokenizer, [(e.first, e.second) for e in examples])
+    lengths = [len(ids) for ids, _ in encoded]
+
+    bert = AutoModel.from_pretrained(str(base), local_files_only=True, attn_implementation="eager")
+    model = _model_class()(bert, len(FLAG_TYPES))
+    for name, parameter in model.bert.named_parameters():
+        frozen = name.startswith("embeddings.") or any(
+            name.startswith(f"encoder.layer.{k}.") for k in range(settings.frozen_layers))
+        parameter.requires_grad_(not (frozen and settings.frozen_layers >= 0))
+    head_params = list(model.head.parameters())
+    body_params = [p for n, p in model.named_parameters() if not n.startswith("head.") and p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": body_params, "lr": settings.learning_rate},
+                                   {"params": head_params, "lr": settings.head_learning_rate}], weight_decay=0.01)
+    steps_per_epoch = (len(examples) + settings.batch_size - 1) // settings.batch_size
+    total = steps_per_epoch * settings.epochs
+    if settings.max_steps:
+        total = min(total, settings.max_steps)
+    warmup = max(1, int(total * settings.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))))
+    negatives = len(examples) - positives
+    pos_weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1.0)), 1.0, settings.max_pos_weight)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32))
+
+    model.train()
+    step, history = 0, []
+    for epoch in range(settings.epochs):
+        running, seen = 0.0, 0
+        for batch in _length_batches(lengths, settings.batch_size, rng):
+            if step >= total:
+                break
+            ids, mask, types = (torch.from_numpy(a) for a in pad_batch([encoded[i] for i in batch]))
+            loss = loss_fn(model(ids, mask, types), torch.from_numpy(targets[batch]))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running += float(loss.detach()) * len(batch)
+            seen += len(batch)
+            if step % 10 == 0 or step == total:
+                log(f"epoch {epoch + 1} step {step}/{total} loss {running / max(1, seen):.4f} "
+                    f"({time.perf_counter() - started:.0f}s)")
+        history.append(round(running / max(1, seen), 4))
+        log(f"epoch {epoch + 1} done: mean loss {history[-1]} ({time.perf_counter() - started:.0f}s)")
+        if step >= total:
+            break
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    export_onnx(model, out / ONNX_FILE, [encoded[i] for i in range(min(4, len(encoded)))])
+    shutil.copyfile(base / "tokenizer.json", out / TOKENIZER_FILE)
+    metadata = {
+        "base_model": _base_version(), "train_files": [str(p) for p in train_paths],
+        "train_notes": len(cases), "segments": len(examples),
+        "positives": dict(zip(FLAG_TYPES, positives.astype(int).tolist())),
+        "pos_weight": [round(float(w), 3) for w in pos_weight],
+        "loss_by_epoch": history, "steps": step, "train_seconds": round(time.perf_counter() - started, 1),
+        "settings": {k: v for k, v in settings.__dict__.items() if k != "extra"},
+    }
+    config = FlagReaderConfig(style=settings.style, max_length=settings.max_length, metadata=metadata)
+    (out / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=1, sort_keys=True) + "\n")
+    log(f"wrote {out} ({time.perf_counter() - started:.0f}s)")
+    return out
+
+
+def export_onnx(model, target: Path, probes: Sequence[tuple[list[int], list[int]]]) -> None:
+    """The classifier to ONNX (fp32, dynamic batch and length), checked against torch on probes."""
+    import warnings
+
+    import onnxruntime as ort
+    import torch
+
+    ids, mask, types = pad_batch(list(probes) or [([101, 2000, 102], [0, 0, 0])])
+    tmp = target.with_name("." + target.name + ".tmp")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)), str(tmp),
+            dynamo=False, input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "token_type_ids")}
+            | {"logits": {0: "batch"}},
+            opset_version=17, do_constant_folding=True,
+        )
+        expected = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)).numpy()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+    if not np.allclose(got, expected, atol=1e-3):
+        raise RuntimeError(f"ONNX export differs from torch: max {np.abs(got - expected).max():.5f}")
+    os.replace(tmp, target)
+
+
+def quantize_int8(folder: str | Path, name: str = "flag-reader-int8.onnx") -> Path:
+    """Dynamic int8 (per-channel QInt8 MatMul weights) beside the fp32 graph."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = Path(folder)
+    target = folder / name
+    quantize_dynamic(str(folder / ONNX_FILE), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"])
+    return target
+
+
+# -- decisions fitted on dev -------------------------------------------------------------------
+
+
+def tune_threshold(note_scores: np.ndarray, gold: np.ndarray, recall_target: float = 0.92,
+                   floor: float = 0.02) -> float:
+    """The highest threshold whose note-level recall reaches `recall_target` (recall first), so
+    precision is as high as that recall allows; when no threshold reaches it, the one with the
+    best recall, and among those the highest. Never below `floor`."""
+    note_scores, gold = np.asarray(note_scores, dtype=float), np.asarray(gold, dtype=bool)
+    if not gold.any():
+        return 0.5
+    candidates = np.unique(np.concatenate([note_scores[gold], [floor]]))
+    candidates = candidates[candidates >= floor]
+    best, best_recall = floor, -1.0
+    for t in sorted(candidates, reverse=True):
+        recall = float((note_scores[gold] >= t).mean())
+        if recall >= recall_target:
+            return float(t)
+        if recall > best_recall + 1e-12:
+            best, best_recall = float(t), recall
+    return best
+
+
+def fit_decisions(note_scores: np.ndarray, gold: np.ndarray, recall_target: float = 0.92) -> tuple[dict, dict]:
+    """Per-type thresholds and one pooled isotonic calibrator from dev notes' best segment
+    scores (n_notes, 5) and gold flag presence (n_notes, 5)."""
+    from casenotes.heads import fit_calibrator
+
+    thresholds = {t: round(tune_threshold(note_scores[:, k], gold[:, k], recall_target), 6)
+                  for k, t in enumerate(FLAG_TYPES)}
+    calibrator = fit_calibrator(note_scores.ravel().tolist(), gold.ravel().astype(bool).tolist())
+    return thresholds, calibrator.to_json()
