@@ -7,12 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 
 import httpx
 import pytest
 from tests.service.conftest import PROGRAM_A, PROGRAM_B
-from tests.service.live import free_port, server_environment
+from tests.service.live import free_port, server_environment, wait_until_healthy
 from tests.service.test_api import make_client, post_note
 
 CANARY = "Quartermaine7731"           # one word, so the URL-encoded query holds it as it is
@@ -76,7 +75,7 @@ def test_no_query_string_reaches_the_access_log(tmp_path):
         server = subprocess.Popen([*casenotes, "serve", "--port", str(port)], env=env, cwd=tmp_path, stdout=log,
                                   stderr=subprocess.STDOUT)
     try:
-        _wait_for(base)
+        wait_until_healthy(base)
         _search_everywhere(base, token)
     finally:
         server.terminate()
@@ -99,17 +98,6 @@ def _search_everywhere(base: str, token: str) -> None:
         csrf = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
         assert browser.post("/ui/search", data={"q": QUERY, "csrf_token": csrf}).status_code == 200
 
-
-def _wait_for(base: str) -> None:
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the server did not start")
 
 
 @pytest.mark.parametrize("configure", [

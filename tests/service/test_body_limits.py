@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.service.live import free_port, server_environment
+from tests.service.live import free_port, server_environment, wait_until_healthy
 
 MAX_NOTE_CHARS = 20_000
 BODY_LIMIT = MAX_NOTE_CHARS * 4 + 64 * 1024     # as service/app.py derives it
@@ -58,7 +58,7 @@ def live(tmp_path_factory):
                                   stderr=subprocess.STDOUT)
     try:
         server_is_up = Live(port, server.pid, token)
-        _wait_for(server_is_up.base)
+        wait_until_healthy(server_is_up.base)
         headers = {"Authorization": f"Bearer {token}"}
         httpx.put(f"{server_is_up.base}/v1/clients/{CLIENT}", json={"program": "Rapid Re-Housing"},
                   headers=headers).raise_for_status()
@@ -69,17 +69,6 @@ def live(tmp_path_factory):
         server.terminate()
         server.wait(30)
 
-
-def _wait_for(base: str) -> None:
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the server did not start")
 
 
 def _head(path: str, token: str | None, *lines: str) -> bytes:

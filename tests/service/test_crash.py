@@ -16,20 +16,18 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.service.live import free_port, server_environment
+from tests.service.live import free_port, server_environment, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 
 NOTES = 40
 THREADS = 4
 KILL_AFTER_ACKS = 10
-STARTUP_SECONDS = 180  # the model loads at start-up; a busy machine is slow at it
 CLIENT = "C-crash-1"
 GOALS = [
     {"goal_id": "G1", "text": "Sign a lease for a 2BR unit using RRH rental assistance by 11/30/25",
@@ -81,16 +79,7 @@ class Server:
                                         cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the server exited with {self.process.returncode}"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"the server did not answer /healthz within {STARTUP_SECONDS}s")
+        wait_until_healthy(self.url, self.process)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no lifespan exit, nothing flushed."""
