@@ -40,3 +40,16 @@ def eval_check():
 @pytest.fixture(scope="session")
 def test_split() -> list[dict]:
     return read_jsonl(DATA / "test.jsonl")
+
+
+def segments_in(text: str, pieces: list[tuple[str, str]]) -> list:
+    """Segments of `text` at each (piece, section) in turn, with exact offsets: synthetic
+    evidence for tests of decisions that need no segmenter."""
+    from casenotes.schema import Segment
+
+    out, cursor = [], 0
+    for piece, section in pieces:
+        start = text.index(piece, cursor)
+        out.append(Segment(start=start, end=start + len(piece), text=piece, section=section))
+        cursor = start + len(piece)
+    return out

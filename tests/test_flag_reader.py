@@ -23,6 +23,7 @@ from casenotes.training.flag_reader import (
     segment_targets,
     tune_threshold,
 )
+from tests.conftest import segments_in
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "D: Cl denies SI/HI. Eviction notice posted on her door today. P: follow up on the court date."
@@ -31,14 +32,8 @@ THRESHOLDS = dict.fromkeys(FLAG_TYPES, 0.5)
 
 
 def _segments() -> list[Segment]:
-    pieces = [("Cl denies SI/HI.", "data"), ("Eviction notice posted on her door today.", "data"),
-              ("follow up on the court date.", "plan")]
-    out, cursor = [], 0
-    for piece, section in pieces:
-        start = TEXT.index(piece, cursor)
-        out.append(Segment(start=start, end=start + len(piece), text=piece, section=section))
-        cursor = start + len(piece)
-    return out
+    return segments_in(TEXT, [("Cl denies SI/HI.", "data"), ("Eviction notice posted on her door today.", "data"),
+                             ("follow up on the court date.", "plan")])
 
 
 def _probs(*rows: dict[str, float]) -> np.ndarray:

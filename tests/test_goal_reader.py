@@ -11,20 +11,15 @@ import pytest
 from casenotes.reading.goal_reader import LABELS, GoalReader, PairStyle, pair_text, plan_as_hypothetical
 from casenotes.reading.goals import ReaderThresholds, decide_goal, gated_segments, goal_scores
 from casenotes.schema import ContextLabels, Segment
+from tests.conftest import segments_in
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "D: Cl signed a lease today. She is still looking for work. P: apply for SNAP."
 
 
 def _segments() -> list[Segment]:
-    pieces = [("Cl signed a lease today.", "data"), ("She is still looking for work.", "data"),
-              ("apply for SNAP.", "plan")]
-    out, cursor = [], 0
-    for piece, section in pieces:
-        start = TEXT.index(piece, cursor)
-        out.append(Segment(start=start, end=start + len(piece), text=piece, section=section))
-        cursor = start + len(piece)
-    return out
+    return segments_in(TEXT, [("Cl signed a lease today.", "data"), ("She is still looking for work.", "data"),
+                             ("apply for SNAP.", "plan")])
 
 
 def _probs(*rows: dict[str, float]) -> np.ndarray:

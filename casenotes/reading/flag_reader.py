@@ -22,9 +22,7 @@ The artifact is a folder (default: `flag-reader/` inside `casenotes.models`):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -34,8 +32,8 @@ import numpy as np
 
 from casenotes.errors import ModelError
 from casenotes.heads import Calibrator
+from casenotes.reading.onnx_classifier import clean_input, file_digest, load_tokenizer, open_session, pad_batch
 from casenotes.schema import FLAG_TYPES, Citation, ContextLabels, Flag, Segment
-from casenotes.shorthand import expand_shorthand
 
 __all__ = [
     "ARTIFACT_DIR",
@@ -56,25 +54,20 @@ CONFIG_FILE, ONNX_FILE, TOKENIZER_FILE = "flag-reader.json", "flag-reader.onnx",
 STYLES = ("context", "bare")  # context: section + previous segment as a second sequence; bare: the segment alone
 PREVIOUS_WORDS = 16
 MAX_CITATIONS = 2
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BATCH = 32
-
-
-def _clean(text: str) -> str:
-    return expand_shorthand(_CONTROL.sub(" ", text)).strip()
 
 
 def segment_input(segments: Sequence[Segment], index: int, style: str = "context") -> tuple[str, str | None]:
     """(first, second) model input of segment `index`; second is None for the bare style."""
     if style not in STYLES:
         raise ModelError(f"unknown flag reader style {style!r}; expected one of {', '.join(STYLES)}")
-    body = _clean(segments[index].text)
+    body = clean_input(segments[index].text)
     if style == "bare":
         return body, None
     segment = segments[index]
     parts = [f"[{segment.section}]" if segment.section else "[none]"]
     if index > 0:
-        parts.append(" ".join(_clean(segments[index - 1].text).split()[-PREVIOUS_WORDS:]))
+        parts.append(" ".join(clean_input(segments[index - 1].text).split()[-PREVIOUS_WORDS:]))
     return body, " ".join(parts)
 
 
@@ -154,18 +147,6 @@ def default_artifact_dir() -> Path:
     return Path(str(resources.files("casenotes.models").joinpath(ARTIFACT_DIR)))
 
 
-def load_tokenizer(path: Path, max_length: int):
-    from tokenizers import Tokenizer
-
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:
-        raise ModelError(f"cannot load the tokenizer {path}: {exc}") from exc
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
-    return tokenizer
-
-
 def encode_inputs(tokenizer, inputs: Sequence[tuple[str, str | None]]) -> list[tuple[list[int], list[int]]]:
     """(ids, type ids) per input; a None second sequence encodes the first alone."""
     singles = [i for i, (_, second) in enumerate(inputs) if second is None]
@@ -178,18 +159,6 @@ def encode_inputs(tokenizer, inputs: Sequence[tuple[str, str | None]]) -> list[t
         for i, e in zip(pairs, tokenizer.encode_batch([(inputs[i][0], inputs[i][1]) for i in pairs])):
             out[i] = (e.ids, e.type_ids)
     return out
-
-
-def pad_batch(rows: Sequence[tuple[list[int], list[int]]], pad_id: int = 0) -> tuple[np.ndarray, ...]:
-    width = max(len(ids) for ids, _ in rows)
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    types = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for r, (row_ids, row_types) in enumerate(rows):
-        ids[r, :len(row_ids)] = row_ids
-        types[r, :len(row_types)] = row_types
-        mask[r, :len(row_ids)] = 1
-    return ids, mask, types
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -213,9 +182,8 @@ class FlagReader:
         self.calibrator = Calibrator.from_json(self.config.calibrator) if self.config.calibrator else None
         self.model_file = self.folder / (onnx_file or ONNX_FILE)
         self._tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, self.config.max_length)
-        self._session = _open_session(self.model_file, threads)
-        with self.model_file.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()[:12]
+        self._session = open_session(self.model_file, threads, "flag reader")
+        digest = file_digest(self.model_file)
         self.version = f"flag-reader-{self.config.style}+{digest}"
 
     @classmethod
@@ -243,17 +211,3 @@ class FlagReader:
         probs = self.probabilities(segments)
         gated = gating_matrix(segments, contexts, cue_hits) if self.config.gating == "rules" else None
         return decide_flags(probs, segments, self.config.thresholds, severity, self.calibrator, gated)
-
-
-def _open_session(path: Path, threads: int | None):
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise ModelError(f"no flag reader model at {path}")
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

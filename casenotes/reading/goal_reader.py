@@ -19,9 +19,7 @@ The artifact is a folder (default: `goal-reader/` inside `casenotes.models`):
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,8 +28,8 @@ from typing import Sequence
 import numpy as np
 
 from casenotes.errors import ModelError
+from casenotes.reading.onnx_classifier import clean_input, file_digest, load_tokenizer, open_session, pad_batch
 from casenotes.schema import ContextLabels, Segment
-from casenotes.shorthand import expand_shorthand
 
 __all__ = ["ARTIFACT_DIR", "LABELS", "GoalReader", "PairStyle", "default_artifact_dir", "pair_text",
            "plan_as_hypothetical", "segment_inputs"]
@@ -40,7 +38,6 @@ LABELS = ("irrelevant", "improving", "worsening", "no-change", "achieved")
 ARTIFACT_DIR = "goal-reader"
 CONFIG_FILE, ONNX_FILE, TOKENIZER_FILE = "goal-reader.json", "goal-reader.onnx", "tokenizer.json"
 PREVIOUS_WORDS = 16  # the previous segment is cut to its last words: the segment matters more
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BATCH = 32
 
 
@@ -60,10 +57,6 @@ class PairStyle:
         return styles[name]
 
 
-def _clean(text: str) -> str:
-    return expand_shorthand(_CONTROL.sub(" ", text)).strip()
-
-
 def pair_text(segments: Sequence[Segment], index: int, style: PairStyle) -> str:
     """The second sequence of the pair for segment `index` of a note."""
     segment = segments[index]
@@ -71,9 +64,9 @@ def pair_text(segments: Sequence[Segment], index: int, style: PairStyle) -> str:
     if style.section and segment.section:
         parts.append(f"[{segment.section}]")
     if style.previous and index > 0:
-        words = _clean(segments[index - 1].text).split()
+        words = clean_input(segments[index - 1].text).split()
         parts.append(" ".join(words[-PREVIOUS_WORDS:]))
-    body = _clean(segment.text)
+    body = clean_input(segment.text)
     parts.append(f">> {body} <<" if style.mark else body)
     return " ".join(p for p in parts if p)
 
@@ -83,7 +76,7 @@ def segment_inputs(segments: Sequence[Segment], style: PairStyle) -> list[str]:
 
 
 def goal_input(goal_text: str) -> str:
-    return _clean(goal_text)
+    return clean_input(goal_text)
 
 
 def plan_as_hypothetical(segments: Sequence[Segment], contexts: Sequence[ContextLabels]) -> list[ContextLabels]:
@@ -96,35 +89,10 @@ def default_artifact_dir() -> Path:
     return Path(str(resources.files("casenotes.models").joinpath(ARTIFACT_DIR)))
 
 
-def load_tokenizer(path: Path, max_length: int):  # noqa: ANN201 - tokenizers.Tokenizer
-    """The tokenizer for pairs: no padding (batches pad to their longest), longest-first truncation."""
-    from tokenizers import Tokenizer
-
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises its own Exception type
-        raise ModelError(f"cannot load the tokenizer {path}: {exc}") from exc
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
-    return tokenizer
-
-
 def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]]):  # noqa: ANN001, ANN201
     """(ids, type ids) per pair, as lists."""
     encodings = tokenizer.encode_batch([tuple(p) for p in pairs])
     return [(e.ids, e.type_ids) for e in encodings]
-
-
-def pad_batch(rows: Sequence[tuple[list[int], list[int]]], pad_id: int = 0) -> tuple[np.ndarray, ...]:
-    width = max(len(ids) for ids, _ in rows)
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    types = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for r, (row_ids, row_types) in enumerate(rows):
-        ids[r, :len(row_ids)] = row_ids
-        types[r, :len(row_types)] = row_types
-        mask[r, :len(row_ids)] = 1
-    return ids, mask, types
 
 
 @dataclass(frozen=True)
@@ -162,9 +130,8 @@ class GoalReader:
         self.style = PairStyle.named(self.config.style)
         self.model_file = self.folder / (onnx_file or ONNX_FILE)
         self._tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, self.config.max_length)
-        self._session = _open_session(self.model_file, threads)
-        with self.model_file.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()[:12]
+        self._session = open_session(self.model_file, threads, "goal reader")
+        digest = file_digest(self.model_file)
         self.version = f"goal-reader-{self.config.style}+{digest}"
 
     @classmethod
@@ -229,20 +196,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def _open_session(path: Path, threads: int | None):  # noqa: ANN202
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise ModelError(f"no goal reader model at {path}")
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def load_goal_reader(enabled: bool | None = None, encoder=None, folder: str | Path | None = None):  # noqa: ANN001, ANN201

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,13 +34,13 @@ from casenotes.reading.flag_reader import (
     TOKENIZER_FILE,
     FlagReaderConfig,
     encode_inputs,
-    load_tokenizer,
-    pad_batch,
     reader_inputs,
 )
+from casenotes.reading.onnx_classifier import load_tokenizer
 from casenotes.schema import FLAG_TYPES
+from casenotes.training.fine_tune import base_model_dir, base_version, export_onnx, fine_tune, read_jsonl
 
-__all__ = ["Example", "FlagTrainSettings", "build_examples", "export_onnx", "fit_decisions", "segment_targets",
+__all__ = ["Example", "FlagTrainSettings", "build_examples", "fit_decisions", "segment_targets",
            "train_flag_reader"]
 
 _log = logging.getLogger(__name__)
@@ -72,13 +71,6 @@ class FlagTrainSettings:
     limit_notes: int | None = None  # the first notes only (a smoke test)
     max_steps: int | None = None
     extra: dict = field(default_factory=dict)
-
-
-def read_jsonl(paths: Iterable[str | Path]) -> list[dict]:
-    rows = []
-    for path in paths:
-        rows += [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows
 
 
 def segment_targets(text: str, spans: Sequence[tuple[int, int]], flags: Sequence[dict]) -> np.ndarray:
@@ -136,54 +128,15 @@ def _length_batches(lengths: Sequence[int], size: int, rng: random.Random) -> li
     return batches
 
 
-def _model_class():
-    import torch
-
-    class SegmentClassifier(torch.nn.Module):
-        """MiniLM over the segment (and its context), mean pooling over real tokens, a linear head."""
-
-        def __init__(self, bert, outputs: int) -> None:
-            super().__init__()
-            self.bert = bert
-            self.dropout = torch.nn.Dropout(0.1)
-            self.head = torch.nn.Linear(bert.config.hidden_size, outputs)
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
-            weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return self.head(self.dropout(pooled))
-
-    return SegmentClassifier
-
-
-def _base_model_dir() -> Path:
-    from casenotes.embed import _packaged_model_path
-
-    return Path(_packaged_model_path())
-
-
-def _base_version() -> str:
-    from casenotes.embed import _model_package_version
-
-    return f"all-MiniLM-L6-v2@{_model_package_version()}"
-
-
 def train_flag_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
                       settings: FlagTrainSettings | None = None,
                       log: Callable[[str], None] | None = None) -> Path:
     """Fine-tune the packaged MiniLM as a flag reader on `train_paths`; write the artifact
     (ONNX fp32, tokenizer, config with default thresholds) to `out_dir`."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
-    from transformers import AutoModel
 
     settings = settings or FlagTrainSettings()
     log = log or _log.info
-    torch.set_num_threads(settings.threads)
-    torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
     started = time.perf_counter()
 
@@ -195,113 +148,34 @@ def train_flag_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
     positives = targets.sum(axis=0)
     log(f"{len(cases)} notes -> {len(examples)} segments, positives {dict(zip(FLAG_TYPES, positives.astype(int)))}")
 
-    base = _base_model_dir()
+    base = base_model_dir()
     tokenizer = load_tokenizer(base / "tokenizer.json", settings.max_length)
     encoded = encode_inputs(tokenizer, [(e.first, e.second) for e in examples])
     lengths = [len(ids) for ids, _ in encoded]
-
-    bert = AutoModel.from_pretrained(str(base), local_files_only=True, attn_implementation="eager")
-    model = _model_class()(bert, len(FLAG_TYPES))
-    for name, parameter in model.bert.named_parameters():
-        frozen = name.startswith("embeddings.") or any(
-            name.startswith(f"encoder.layer.{k}.") for k in range(settings.frozen_layers))
-        parameter.requires_grad_(not (frozen and settings.frozen_layers >= 0))
-    head_params = list(model.head.parameters())
-    body_params = [p for n, p in model.named_parameters() if not n.startswith("head.") and p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": body_params, "lr": settings.learning_rate},
-                                   {"params": head_params, "lr": settings.head_learning_rate}], weight_decay=0.01)
-    steps_per_epoch = (len(examples) + settings.batch_size - 1) // settings.batch_size
-    total = steps_per_epoch * settings.epochs
-    if settings.max_steps:
-        total = min(total, settings.max_steps)
-    warmup = max(1, int(total * settings.warmup))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))))
     negatives = len(examples) - positives
     pos_weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1.0)), 1.0, settings.max_pos_weight)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32))
-
-    model.train()
-    step, history = 0, []
-    for epoch in range(settings.epochs):
-        running, seen = 0.0, 0
-        for batch in _length_batches(lengths, settings.batch_size, rng):
-            if step >= total:
-                break
-            ids, mask, types = (torch.from_numpy(a) for a in pad_batch([encoded[i] for i in batch]))
-            loss = loss_fn(model(ids, mask, types), torch.from_numpy(targets[batch]))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running += float(loss.detach()) * len(batch)
-            seen += len(batch)
-            if step % 10 == 0 or step == total:
-                log(f"epoch {epoch + 1} step {step}/{total} loss {running / max(1, seen):.4f} "
-                    f"({time.perf_counter() - started:.0f}s)")
-        history.append(round(running / max(1, seen), 4))
-        log(f"epoch {epoch + 1} done: mean loss {history[-1]} ({time.perf_counter() - started:.0f}s)")
-        if step >= total:
-            break
+    tuned = fine_tune(encoded, targets, len(FLAG_TYPES), loss_fn, settings,
+                      lambda: _length_batches(lengths, settings.batch_size, rng), log=log, log_every=10,
+                      started=started)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    export_onnx(model, out / ONNX_FILE, [encoded[i] for i in range(min(4, len(encoded)))])
+    export_onnx(tuned.model, out / ONNX_FILE, [encoded[i] for i in range(min(4, len(encoded)))])
     shutil.copyfile(base / "tokenizer.json", out / TOKENIZER_FILE)
     metadata = {
-        "base_model": _base_version(), "train_files": [str(p) for p in train_paths],
+        "base_model": base_version(), "train_files": [str(p) for p in train_paths],
         "train_notes": len(cases), "segments": len(examples),
         "positives": dict(zip(FLAG_TYPES, positives.astype(int).tolist())),
         "pos_weight": [round(float(w), 3) for w in pos_weight],
-        "loss_by_epoch": history, "steps": step, "train_seconds": round(time.perf_counter() - started, 1),
+        "loss_by_epoch": tuned.loss_by_epoch, "steps": tuned.steps,
+        "train_seconds": round(time.perf_counter() - started, 1),
         "settings": {k: v for k, v in settings.__dict__.items() if k != "extra"},
     }
     config = FlagReaderConfig(style=settings.style, max_length=settings.max_length, metadata=metadata)
     (out / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=1, sort_keys=True) + "\n")
     log(f"wrote {out} ({time.perf_counter() - started:.0f}s)")
     return out
-
-
-def export_onnx(model, target: Path, probes: Sequence[tuple[list[int], list[int]]]) -> None:
-    """The classifier to ONNX (fp32, dynamic batch and length), checked against torch on probes."""
-    import warnings
-
-    import onnxruntime as ort
-    import torch
-
-    ids, mask, types = pad_batch(list(probes) or [([101, 2000, 102], [0, 0, 0])])
-    tmp = target.with_name("." + target.name + ".tmp")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)), str(tmp),
-            dynamo=False, input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
-            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "token_type_ids")}
-            | {"logits": {0: "batch"}},
-            opset_version=17, do_constant_folding=True,
-        )
-        expected = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types)).numpy()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
-    got = session.run(["logits"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-    if not np.allclose(got, expected, atol=1e-3):
-        raise RuntimeError(f"ONNX export differs from torch: max {np.abs(got - expected).max():.5f}")
-    os.replace(tmp, target)
-
-
-def quantize_int8(folder: str | Path, name: str = "flag-reader-int8.onnx") -> Path:
-    """Dynamic int8 (per-channel QInt8 MatMul weights) beside the fp32 graph."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    folder = Path(folder)
-    target = folder / name
-    quantize_dynamic(str(folder / ONNX_FILE), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
-    return target
 
 
 # -- decisions fitted on dev -------------------------------------------------------------------
