@@ -26,11 +26,13 @@ from sqlalchemy.orm import Session
 from casenotes.errors import InvalidInput
 from casenotes.store.tables import ApiToken, UiSession, utcnow
 
-__all__ = ["ROLES", "SESSION_COOKIE", "Principal", "allow", "create_token", "csrf_token", "current_principal",
+__all__ = ["AUTHENTICATED_STATE", "ROLES", "SESSION_COOKIE", "Principal", "allow", "create_token", "csrf_token", "current_principal",
            "end_ui_session", "metrics_reader", "start_ui_session"]
 
 ROLES = ("ingest", "supervisor", "analyst", "admin")
 SESSION_COOKIE = "casenotes_session"
+# Where the request guard (limits.py) leaves the caller it looked up before reading the body.
+AUTHENTICATED_STATE = "authenticated_principal"
 _TOKEN_PREFIX = "cn_"
 _SESSION_PREFIX = "cns_"
 _bearer = HTTPBearer(auto_error=False, description="A token from `casenotes token create`.")
@@ -117,11 +119,13 @@ def current_principal(request: Request,
                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """The caller, from the bearer token or (for the UI) the session cookie; 401 otherwise."""
     session_id = None if credentials else request.cookies.get(SESSION_COOKIE)
-    with request.app.state.services.sessions() as session:
-        if credentials:
-            principal = principal_for(session, credentials.credentials)
-        else:
-            principal = principal_for_session(session, session_id)
+    principal = getattr(request.state, AUTHENTICATED_STATE, None)  # the request guard's lookup, if it made one
+    if principal is None:
+        with request.app.state.services.sessions() as session:
+            if credentials:
+                principal = principal_for(session, credentials.credentials)
+            else:
+                principal = principal_for_session(session, session_id)
     if principal is None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     if not credentials and not _cookie_write_allowed(request, session_id):

@@ -21,7 +21,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from casenotes.service.auth import SESSION_COOKIE, principal_for, principal_for_session
+from casenotes.service.auth import (
+    AUTHENTICATED_STATE, SESSION_COOKIE, Principal, principal_for, principal_for_session,
+)
 
 __all__ = ["SIGN_IN_MAX_BYTES", "SIGN_IN_PATH", "RequestGuard"]
 
@@ -137,7 +139,8 @@ class _MeteredBody:
 
 async def _has_credential(scope: Scope) -> bool:
     """Whether the request carries a valid token, as a bearer token or (for the UI) the session
-    cookie, the same two places `auth.current_principal` looks."""
+    cookie, the same two places `auth.current_principal` looks. The caller found is kept in the
+    request's state, so the route does not look the credential up a second time."""
     connection = HTTPConnection(scope)
     scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     bearer = scheme.lower() == "bearer" and bool(token)
@@ -147,12 +150,14 @@ async def _has_credential(scope: Scope) -> bool:
         return False
     sessions = connection.app.state.services.sessions
 
-    def lookup() -> bool:
+    def lookup() -> Principal | None:
         with sessions() as session:
             resolve = principal_for if bearer else principal_for_session
-            return resolve(session, token) is not None
+            return resolve(session, token)
 
-    return await anyio.to_thread.run_sync(lookup)  # a database call: kept off the event loop
+    principal = await anyio.to_thread.run_sync(lookup)  # a database call: kept off the event loop
+    scope.setdefault("state", {})[AUTHENTICATED_STATE] = principal
+    return principal is not None
 
 
 def _sign_in_required(scope: Scope) -> Response:

@@ -481,3 +481,22 @@ def test_a_program_scoped_admin_sees_only_its_programs_audit_entries(client, tok
     assert "C-A" in listed
     assert "C-B" not in listed, "a program-A admin token lists program B's clients in the audit log"
     assert client.get("/v1/audit", params={"client_id": "C-B"}, headers=scoped).status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_write_looks_its_token_up_once(client, tokens, monkeypatch):
+    """The request guard checks the token before the body is read; the route reuses what it found."""
+    from casenotes.service import auth, limits
+
+    lookups, look_up = [], auth.principal_for
+
+    def counted(session, token):  # noqa: ANN001, ANN202
+        lookups.append(token)
+        return look_up(session, token)
+
+    ingest = tokens("ingest")
+    monkeypatch.setattr(auth, "principal_for", counted)
+    monkeypatch.setattr(limits, "principal_for", counted)
+    response = client.put("/v1/clients/C-ONCE", json={"program": "Rapid Re-Housing"}, headers=ingest)
+    assert response.status_code == 201
+    assert len(lookups) == 1
