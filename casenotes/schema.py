@@ -24,6 +24,8 @@ __all__ = [
     "NoteResult",
     "Plan",
     "Segment",
+    "confidence_band",
+    "confidence_percent",
 ]
 
 STATUSES = ("improving", "worsening", "no-change", "achieved", "not-addressed")
@@ -43,6 +45,26 @@ DomainName = Literal[
 ]
 FlagType = Literal["safety", "crisis", "housing_loss", "legal", "disengagement"]
 NoteFormat = Literal["narrative", "DAP", "SOAP", "BIRP", "GIRP", "contact"]
+ConfidenceBand = Literal["high", "medium", "low"]
+
+HIGH_CONFIDENCE_PERCENT = 70
+MEDIUM_CONFIDENCE_PERCENT = 40
+
+
+def confidence_percent(confidence: float) -> int:
+    """A confidence as the whole percent a reader is shown."""
+    return round(confidence * 100)
+
+
+def confidence_band(confidence: float) -> ConfidenceBand:
+    """High from 70%, medium from 40%, low below. Judged on the whole percent shown, so a
+    flag shown as 70% is never called medium."""
+    percent = confidence_percent(confidence)
+    if percent >= HIGH_CONFIDENCE_PERCENT:
+        return "high"
+    if percent >= MEDIUM_CONFIDENCE_PERCENT:
+        return "medium"
+    return "low"
 
 
 class _Frozen(BaseModel):

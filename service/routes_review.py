@@ -35,10 +35,12 @@ def flag_queue(principal: QueueReader, repo: RepositoryDep, request: Request,
                type: Annotated[FlagType | None, Query()] = None,  # noqa: A002  (the API's own name)
                program: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-               cursor: Annotated[str | None, Query(max_length=30, pattern=CURSOR_PATTERN,
-                                                   description="A page's `next_cursor`.")] = None,
+               cursor: Annotated[str | None, Query(max_length=43, pattern=CURSOR_PATTERN, description=(
+                   "A page's `next_cursor`. A cursor of the older three-part form, issued before the "
+                   "queue ordered by confidence, is refused: start again from the first page."))] = None,
                ) -> FlagPageOut:
-    """Flags of current note revisions, most severe and newest first; `next_cursor` pages on."""
+    """Flags of current note revisions: most severe first, then most confident, then newest;
+    `next_cursor` pages on."""
     page = repo.flag_queue(programs=principal.program, status=None if status == "any" else status, flag_type=type, program=program,
                            limit=limit, cursor=cursor)
     body = FlagPageOut(flags=[queue_flag_out(f) for f in page.flags], next_cursor=page.next_cursor)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
-from casenotes.schema import DomainName, FlagType, NoteFormat, Status
+from casenotes.schema import ConfidenceBand, DomainName, FlagType, NoteFormat, Status
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
@@ -219,6 +219,8 @@ class FlagOut(BaseModel):
     type: FlagType
     severity: int
     confidence: float
+    confidence_band: ConfidenceBand = Field(description="`high` from 70%, `medium` from 40%, `low` below, "
+                                            "judged on the confidence as a whole percent.")
     status: Literal["open", "confirmed", "dismissed"]
     citations: list[CitationOut]
     reviewer: str | None = None

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from casenotes.errors import InvalidInput, NotFound
-from casenotes.schema import DOMAINS, FLAG_TYPES, STATUSES
+from casenotes.schema import DOMAINS, FLAG_TYPES, STATUSES, confidence_percent
 from casenotes.store.repository import Repository
 from casenotes.store.tables import Client, Note, NoteRevision
 from casenotes.service.auth import (
@@ -70,6 +70,7 @@ def _asset_version() -> str:
 
 
 TEMPLATES.env.globals["asset_version"] = _asset_version()
+TEMPLATES.env.filters["percent"] = confidence_percent  # the percent the confidence band is judged on
 
 
 # -- sign-in, CSRF and error pages ---------------------------------------------------------

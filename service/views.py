@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casenotes.schema import confidence_band
 from casenotes.store.repository import Repository
 from casenotes.store.tables import Client, FlagRow, Note, NoteRevision, Plan, Result, Review
 from casenotes.service.schemas import (
@@ -40,8 +41,8 @@ def domain_out(result: Result, text: str) -> DomainResultOut:
 
 def flag_out(flag: FlagRow, text: str) -> FlagOut:
     return FlagOut(flag_id=flag.id, type=flag.type, severity=flag.severity, confidence=flag.confidence,
-                   status=flag.status, citations=citations(text, flag.citations), reviewer=flag.reviewer,
-                   comment=flag.comment)
+                   confidence_band=confidence_band(flag.confidence), status=flag.status,
+                   citations=citations(text, flag.citations), reviewer=flag.reviewer, comment=flag.comment)
 
 
 def queue_flag_out(flag: FlagRow) -> QueueFlagOut:

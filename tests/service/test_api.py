@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from casenotes.schema import confidence_band
+from casenotes.store.tables import FlagRow
 from tests.service.conftest import PROGRAM_A
 
 PLAN = {"goals": [
@@ -116,24 +121,107 @@ def test_api_record_has_timeline_baseline_latest_and_open_flags(client, tokens):
     assert [n["note_id"] for n in record["notes"]] == ["N-1", "N-2", "N-3"]
 
 
+def queue_in_pages(client, headers, limit: int) -> list[int]:
+    """Every flag id of the open queue, read page by page through `next_cursor`."""
+    pages, cursor = [], None
+    while True:
+        page = client.get("/v1/flags", params={"limit": limit, **({"cursor": cursor} if cursor else {})},
+                          headers=headers).json()
+        pages += [f["flag_id"] for f in page["flags"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return pages
+
+
 def test_api_flag_queue_is_most_severe_first_and_pages(client, tokens):
     make_client(client, tokens("ingest"))
     post_note(client, tokens("ingest"), "N-1", CRISIS_TEXT, note_date="2026-03-01")
     post_note(client, tokens("ingest"), "N-2", "D: Cl disclosed SI with a plan. Cl missed 3 appts and her phone is disconnected.",
               note_date="2026-03-05")
     everything = client.get("/v1/flags?limit=200", headers=tokens("supervisor")).json()["flags"]
-    most_severe_newest_first = sorted(everything, key=lambda f: (f["severity"], f["note_date"], f["flag_id"]),
-                                      reverse=True)
-    assert len(everything) >= 3 and everything == most_severe_newest_first
-    pages, cursor = [], None
-    while True:
-        query = "/v1/flags?limit=1" + (f"&cursor={cursor}" if cursor else "")
-        page = client.get(query, headers=tokens("supervisor")).json()
-        pages += [f["flag_id"] for f in page["flags"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert pages == [f["flag_id"] for f in everything]
+    queue_order = sorted(everything, key=lambda f: (f["severity"], f["confidence"], f["note_date"], f["flag_id"]),
+                         reverse=True)
+    assert len(everything) >= 3 and everything == queue_order
+    assert all(f["confidence_band"] == confidence_band(f["confidence"]) for f in everything)
+    assert queue_in_pages(client, tokens("supervisor"), limit=1) == [f["flag_id"] for f in everything]
+
+
+TIED_CONFIDENCE = 0.1 + 0.2     # 0.30000000000000004: a cursor that rounded it to 0.3 would lose the tie
+
+
+def queue_with_set_confidences(client, tokens) -> tuple[list[int], dict[int, float]]:
+    """Ten or more real flags, then their severity, confidence and note date set by hand; the
+    queue order they must come in, and each flag's confidence."""
+    make_client(client, tokens("ingest"))
+    for number in range(1, 6):                        # two flags or more a note
+        post_note(client, tokens("ingest"), f"N-{number}", CRISIS_TEXT, note_date=f"2026-03-0{number}")
+    places = [(5, 0.02, "2026-01-01"),            # most severe: first, however unsure
+              (4, 0.98, "2026-01-01"),
+              (4, TIED_CONFIDENCE, "2026-02-01"),  # three tied on severity, confidence and date
+              (4, TIED_CONFIDENCE, "2026-02-01"),
+              (4, TIED_CONFIDENCE, "2026-02-01"),
+              (4, TIED_CONFIDENCE, "2025-12-01"),  # tied on confidence, older
+              (4, 0.3, "2026-03-01"),              # a hair less confident than the tie, though newer
+              (4, 0.02, "2026-03-01")]
+    with client.app.state.services.sessions.begin() as session:
+        flags = session.scalars(select(FlagRow).order_by(FlagRow.id)).all()
+        assert len(flags) > len(places)
+        rest = [(1, 0.5, "2026-01-01")] * (len(flags) - len(places))
+        for flag, (severity, confidence, note_date) in zip(flags, places + rest):
+            flag.severity, flag.confidence, flag.note_date = severity, confidence, date.fromisoformat(note_date)
+        ids = [flag.id for flag in flags]
+        confidences = {flag.id: flag.confidence for flag in flags}
+    expected = [ids[0], ids[1], ids[4], ids[3], ids[2], ids[5], ids[6], ids[7], *reversed(ids[8:])]
+    return expected, confidences
+
+
+def test_api_flag_queue_orders_by_severity_then_confidence_and_pages_exactly_over_ties(client, tokens):
+    expected, confidences = queue_with_set_confidences(client, tokens)
+    everything = client.get("/v1/flags?limit=200", headers=tokens("supervisor")).json()["flags"]
+    assert [f["flag_id"] for f in everything] == expected
+    assert [f["confidence"] for f in everything] == [confidences[i] for i in expected]
+    for limit in (1, 2, 3, 5):
+        assert queue_in_pages(client, tokens("supervisor"), limit) == expected
+
+
+def test_api_flag_shows_its_confidence_band(client, tokens):
+    expected, _ = queue_with_set_confidences(client, tokens)
+    flags = {f["flag_id"]: f for f in client.get("/v1/flags?limit=200", headers=tokens("supervisor")).json()["flags"]}
+    assert [flags[i]["confidence_band"] for i in expected[:8]] == ["low", "high"] + ["low"] * 6
+    assert {flags[i]["confidence_band"] for i in expected[8:]} == {"medium"}
+    note = client.get(f"/v1/notes/{flags[expected[0]]['note_id']}", headers=tokens("supervisor")).json()
+    assert {f["flag_id"]: f["confidence_band"] for f in note["flags"]}[expected[0]] == "low"
+
+
+@pytest.mark.parametrize(("confidence", "band"), [
+    (1.0, "high"), (0.7, "high"), (0.6951, "high"), (0.69, "medium"), (0.4, "medium"), (0.39, "low"), (0.0, "low"),
+])
+def test_confidence_band_agrees_with_the_whole_percent_shown(confidence, band):
+    assert confidence_band(confidence) == band
+
+
+def test_ui_queue_shows_each_flags_confidence_band_in_queue_order(client, tokens):
+    expected, _ = queue_with_set_confidences(client, tokens)
+    token = tokens("supervisor")["Authorization"].removeprefix("Bearer ")
+    assert client.post("/ui/login", data={"token": token}, follow_redirects=False).status_code == 303
+    html = client.get("/ui/flags").text
+    assert [int(i) for i in re.findall(r'data-flag-id="(\d+)"', html)] == expected
+    rows = {int(i): row for i, row in re.findall(r'<tr [^>]*data-flag-id="(\d+)"(.*?)</tr>', html, re.S)}
+    assert 'class="confidence confidence-low"' in rows[expected[0]] and "Low confidence (2%)" in rows[expected[0]]
+    assert 'class="confidence confidence-high"' in rows[expected[1]] and "High confidence (98%)" in rows[expected[1]]
+    assert 'class="confidence confidence-medium"' in rows[expected[-1]] and "Medium confidence (50%)" in rows[expected[-1]]
+
+
+def test_a_cursor_from_before_the_confidence_order_is_refused(client, tokens):
+    make_client(client, tokens("ingest"))
+    post_note(client, tokens("ingest"), "N-1", CRISIS_TEXT)
+    old_cursor = "4_739000_17"                        # severity_days_id, as issued before
+    api = client.get("/v1/flags", params={"cursor": old_cursor}, headers=tokens("supervisor"))
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["query", "cursor"]
+    token = tokens("supervisor")["Authorization"].removeprefix("Bearer ")
+    client.post("/ui/login", data={"token": token}, follow_redirects=False)
+    page = client.get("/ui/flags", params={"cursor": old_cursor})
+    assert page.status_code == 400 and "start again from the first page" in page.text
 
 
 def test_api_dismissed_flag_leaves_the_open_queue_with_its_comment(client, tokens):

@@ -163,14 +163,18 @@ def _body_schema(schema: dict, name: str) -> dict:
 
 def test_any_cursor_the_schema_allows_is_answered(client, tokens):
     """The probe's cursor `0` matched the schema and got 422; now the pattern is the cursor's form,
-    and every cursor of that form pages on (one past the last id or day too, on PostgreSQL)."""
+    and every cursor of that form pages on (one past the last id or day too, on PostgreSQL, and a
+    confidence past 1 or as small as a float gets). The three-part form of before confidence is refused."""
     cursor = next(p for p in _schema(client)["paths"]["/v1/flags"]["get"]["parameters"] if p["name"] == "cursor")
     pattern = cursor["schema"]["anyOf"][0]["pattern"]
     assert not re.fullmatch(pattern, "0")
-    for value in ("0_0_0", "3_739000_17", "9999_9999999_9999999999"):
+    for value in ("0_0_0_0", "3_4599075939470750515_739000_17", "4_1_739000_17",
+                  "9999_9999999999999999999_9999999_9999999999"):
         assert re.fullmatch(pattern, value)
         assert client.get("/v1/flags", params={"cursor": value}, headers=tokens("supervisor")).status_code == 200
-    assert client.get("/v1/flags", params={"cursor": "0"}, headers=tokens("supervisor")).status_code == 422
+    for refused in ("0", "3_739000_17"):
+        assert not re.fullmatch(pattern, refused)
+        assert client.get("/v1/flags", params={"cursor": refused}, headers=tokens("supervisor")).status_code == 422
 
 
 def test_the_schema_names_the_one_rubric_a_plan_may_name(client, tokens):
