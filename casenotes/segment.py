@@ -26,7 +26,8 @@ from spacy.tokens import Doc, Token
 
 from casenotes.schema import Segment
 
-__all__ = ["LONGEST_RUN", "SECTION_HEADERS", "BoundedTokenizer", "Segmenter", "bounded_pieces", "segment_note"]
+__all__ = ["LONGEST_RUN", "SECTION_HEADERS", "BoundedTokenizer", "Segmenter", "bounded_pieces", "is_unfilled_field",
+           "segment_note"]
 
 # spaCy splits the affixes off a whitespace-free run one at a time, rescanning the
 # rest each time: quadratic in the run's length (16,000 "!" took 74 s). Runs longer
@@ -292,9 +293,15 @@ class Segmenter:
         for unit in doc.user_data["casenotes_units"]:
             for first, last in _clauses(doc, unit.first, unit.last):
                 segment = _segment_from_tokens(text, doc, first, last, unit)
-                if segment.text:
+                if segment.text and not is_unfilled_field(segment.text):
                     segments.append(segment)
         return segments
+
+
+def is_unfilled_field(text: str) -> bool:
+    """A template's field labels with nothing filled in ("Risk: SI/HI:", "Eviction notice:"):
+    they state nothing about the client, so they are not segments to read."""
+    return text.rstrip().endswith(":")
 
 
 def _clauses(doc: Doc, first: int, last: int) -> list[tuple[int, int]]:

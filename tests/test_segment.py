@@ -96,3 +96,8 @@ def test_segment_splits_clauses(segmenter, note, clauses):
 def test_segment_empty_and_blank_notes_have_no_segments(segmenter):
     assert segmenter.segment("") == []
     assert segmenter.segment(" \n\t ") == []
+
+
+def test_segment_leaves_out_template_fields_left_empty(segmenter):
+    note = "Risk: SI/HI:\nEviction notice:\nMood: Affect: flat\nCl signed the lease."
+    assert [s.text for s in segmenter.segment(note)] == ["Mood: Affect: flat", "Cl signed the lease."]

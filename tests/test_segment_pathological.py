@@ -89,8 +89,18 @@ def test_segments_of_pathological_notes_are_exact_ordered_and_cover_the_text(tex
         previous_end = segment.end
         covered[segment.start:segment.end] = b"\x01" * (segment.end - segment.start)
     uncovered = {token.text for token in segmenter.nlp(text)
-                 if not token.is_space and not all(covered[token.idx: token.idx + len(token.text)])}
+                 if not token.is_space and not all(covered[token.idx: token.idx + len(token.text)])
+                 and not _in_unfilled_field(text, covered, token.idx)}
     assert all(_skipped_by_design(t) for t in uncovered), uncovered
+
+
+def _in_unfilled_field(text: str, covered: bytearray, at: int) -> bool:
+    """Whether the stretch of text no segment covers around `at` holds a field label left
+    empty ("Risk: SI/HI:"), left out by design: a colon follows `at` in that stretch."""
+    end = at
+    while end < len(text) and not covered[end]:
+        end += 1
+    return ":" in text[at:end]
 
 
 _RECORDED: list[tuple[Segmenter, RecordingTokenizer, ContextAnalyzer, RecordingTokenizer]] = []
