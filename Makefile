@@ -27,10 +27,10 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 eval: setup
-	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/test.jsonl --report eval/reports/test
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/by-writer/test.jsonl --report eval/reports/by-writer-test
 
 train: setup
-	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/train.jsonl --data eval/data/dev.jsonl --out models/casenotes-heads.json
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/by-writer/train.jsonl --out models/casenotes-heads.json
 
 context-bench: setup
 	bash eval/context/setup_peers.sh

@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from casenotes.errors import CasenotesError
+from casenotes.errors import CasenotesError, InvalidInput
 
 app = typer.Typer(help="casenotes: score case notes against plan goals, a rubric and risk flags.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -116,29 +116,48 @@ def evaluate(gold_path: Path = typer.Argument(..., metavar="GOLD.jsonl", help="A
 
 
 @app.command()
-def train(train_paths: list[Path] = typer.Option([Path("eval/data/train.jsonl"), Path("eval/data/dev.jsonl")],
+def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/train.jsonl")],
                                                "--data", help="Labeled files to learn from (never the test split)."),
+          tune_paths: list[Path] = typer.Option([], "--tune",
+                                               help="Labeled files, by writers the training never read, to fit "
+                                                    "how the goal reader and the heads are combined (the dev split)."),
           out: Path = typer.Option(Path("models/casenotes-heads.json"), "--out", help="Model file to write."),
-          version: str = typer.Option("casenotes-heads-0.1.0", help="Version recorded in the model."),
-          folds: int = typer.Option(5, help="Client folds for tuning thresholds and calibration."),
+          reader: Optional[Path] = typer.Option(None, "--goal-reader",
+                                                help="A goal-reader folder to combine with the heads (needs --tune)."),
+          train_reader: bool = typer.Option(False, "--train-reader",
+                                            help="Fine-tune the goal reader on --data first, into --goal-reader."),
+          reader_epochs: int = typer.Option(2, help="Epochs of goal-reader fine-tuning."),
+          version: str = typer.Option("casenotes-heads-0.2.0", help="Version recorded in the model."),
+          folds: int = typer.Option(5, help="Writer folds for tuning thresholds and calibration."),
           out_of_fold: Optional[Path] = typer.Option(None, "--oof", help="Write out-of-fold predictions here."),
           rubric: str = RubricOption) -> None:
-    """Fit the heads; tune thresholds and calibrate on out-of-fold outputs (folds by client)."""
+    """Fit the heads; tune thresholds and calibrate on out-of-fold outputs (folds by writer).
+    With a goal reader and --tune, also fit the head that combines the two."""
     from casenotes.embed import default_encoder
     from casenotes.harness import read_gold
     from casenotes.pipeline import Pipeline
     from casenotes.rubric import load_rubric
     from casenotes.train import train_model
 
-    with clear_errors():
+    def read_all(paths: list[Path]) -> tuple[list, list]:
         gold, cases = [], []
-        for path in train_paths:
+        for path in paths:
             more_gold, more_cases = read_gold(path)
             gold += more_gold
             cases += more_cases
-        pipeline = Pipeline(encoder=default_encoder(), rubric=load_rubric(rubric), model=None)
-        report = train_model(pipeline, cases, gold, version, folds=folds,
-                             sources={"data": ", ".join(str(p) for p in train_paths)})
+        return gold, cases
+
+    with clear_errors():
+        if (reader or train_reader) and not tune_paths:
+            raise InvalidInput("a goal reader is combined with the heads on --tune notes: name the dev split")
+        gold, cases = read_all(train_paths)
+        tune = read_all(tune_paths) if tune_paths else None
+        encoder = default_encoder()
+        goal_reader = _goal_reader(reader, train_reader, train_paths, reader_epochs, encoder)
+        pipeline = Pipeline(encoder=encoder, rubric=load_rubric(rubric), model=None, goal_reader=goal_reader)
+        sources = {"data": ", ".join(str(p) for p in train_paths), "tune": ", ".join(str(p) for p in tune_paths)}
+        report = train_model(pipeline, cases, gold, version, folds=folds, sources=sources,
+                             tune=(tune[1], tune[0]) if tune else None)
         report.model.save(out)
         if out_of_fold:
             from casenotes.dataset import write_jsonl
@@ -147,6 +166,54 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/train.jsonl"),
     headline = {k: round(v, 3) for k, v in report.cross_validated.items() if isinstance(v, float)}
     typer.echo(json.dumps({"model": str(out), "examples": report.examples, "cross_validated": headline,
                            "thresholds": report.model.to_json()["thresholds"]}, indent=1))
+
+
+def _goal_reader(folder: Optional[Path], train_first: bool, train_paths: list[Path], epochs: int, encoder):  # noqa: ANN001, ANN202
+    """The goal reader to combine with the heads: fine-tuned now when asked, else read from `folder`."""
+    if not (folder or train_first):
+        return None
+    from casenotes.reading.goal_reader import GoalReader, default_artifact_dir
+
+    folder = folder or default_artifact_dir()
+    if train_first:
+        from casenotes.training.goal_reader import TrainSettings, train_goal_reader
+
+        train_goal_reader([str(p) for p in train_paths], folder,
+                          TrainSettings(style="bare", epochs=epochs, negatives_per_positive=2, int8=True),
+                          log=lambda line: typer.echo(line, err=True))
+    return GoalReader(folder, threads=getattr(encoder, "threads", None))
+
+
+@app.command("learning-curve")
+def learning_curve(train_path: Path = typer.Option(Path("eval/data/by-writer/train.jsonl"), "--data",
+                                                   help="Labeled notes to train on (never the test split)."),
+                   eval_path: Path = typer.Option(Path("eval/data/by-writer/dev.jsonl"), "--eval",
+                                                  help="Labeled notes to score each trained model on."),
+                   fractions: str = typer.Option("0.25,0.5,1.0", "--fractions",
+                                                 help="Shares of the training notes, separated by commas."),
+                   out: Path = typer.Option(..., "--out", help="Where to write the table (Markdown)."),
+                   seed: int = typer.Option(0, "--seed", help="Picks which clients each share holds."),
+                   folds: int = typer.Option(5, help="Writer folds for tuning thresholds and calibration."),
+                   rubric: str = RubricOption) -> None:
+    """Train the heads on growing shares of --data (nested, the same share of every writer,
+    whole clients) and score each on --eval: does more data still help?"""
+    from casenotes.embed import default_encoder
+    from casenotes.harness import read_gold
+    from casenotes.rubric import load_rubric
+    from casenotes.training.learning_curve import curve_table, parse_fractions, run_learning_curve
+
+    with clear_errors():
+        shares = parse_fractions(fractions)
+        train, evaluation = read_gold(train_path), read_gold(eval_path)
+        curve = run_learning_curve(train, evaluation, encoder=default_encoder(), rubric=load_rubric(rubric),
+                                   fractions=shares, seed=seed, folds=folds,
+                                   log=lambda line: typer.echo(line, err=True))
+        text = (f"# Learning curve\n\nTrained on shares of {train_path} ({len(train[1])} notes; seed {seed}); "
+                f"scored on {eval_path} ({curve.eval_notes} notes).\n\n{curve_table(curve)}\n")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    typer.echo(text)
+    typer.echo(f"wrote {out}", err=True)
 
 
 @app.command()

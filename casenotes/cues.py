@@ -10,11 +10,15 @@ import re
 
 __all__ = [
     "DIRECTION_CUES",
+    "agency",
+    "change_marks",
+    "change_polarity",
     "concerns_family",
     "content_words",
     "cue_counts",
     "goal_action_done",
     "is_ongoing_goal",
+    "reduces_problem",
     "target_ratio",
 ]
 
@@ -162,3 +166,74 @@ def target_ratio(goal_text: str, segment_text: str) -> float:
         if target and found and max(target) > 0:
             return min(2.0, max(found) / max(target))
     return 0.0
+
+
+# -- polarity: whether what rose or fell is a problem or a strength --------------------------
+# A problem that rose is a setback and a strength that rose is progress: the same "increased"
+# points two ways. These name the change and the kind of thing that changed; the heads weigh them.
+_RISE = re.compile(
+    r"\b(?:increas(?:e|ed|es|ing)|rose|risen|rising|went up|gone up|up (?:from|to)|higher|doubled|"
+    r"tripled|escalat\w*|spik(?:e|ed|es|ing)|more (?:often|frequent\w*))\b", re.IGNORECASE)
+_FALL = re.compile(
+    r"\b(?:decreas(?:e|ed|es|ing)|fell|fallen|falling|dropped|went down|gone down|down (?:from|to)|"
+    r"lower(?:ed)?|fewer|less (?:often|frequent\w*)|reduc(?:e|ed|es|ing|tion)|declin(?:e|ed|es|ing)|halved|"
+    r"cut (?:down|back))\b", re.IGNORECASE)
+_PROBLEM = re.compile(
+    r"\b(?:aggress\w*|tantrums?|meltdowns?|outbursts?|self[- ]injur\w*|SIBs?|head[- ]?bang\w*|hitting|biting|"
+    r"kicking|elop\w*|property destruction|disrupti\w*|refusals?|non-?complian\w*|incidents?|absen\w*|"
+    r"tardies|tardy|truan\w*|suspensions?|write[- ]?ups?|use|using|drinking|drinks|cravings?|relaps\w*|"
+    r"symptoms?|panic|anxiety|nightmares?|flashbacks?|hallucinat\w*|paranoi\w*|isolat\w*|debts?|arrears|"
+    r"owe[sd]?|late fees?|no[- ]shows?|ER visits?|hospitali[sz]ations?|pain|falls|blood pressure|A1c|PHQ\S*|"
+    r"GAD\S*|cigarettes|vaping|conflicts?|fights?|arguments?|crying|episodes?)\b", re.IGNORECASE)
+_REDUCING_GOAL = re.compile(
+    r"\b(?:reduc\w*|decreas\w*|lower|eliminat\w*|stop\w*|quit\w*|cease|avoid\w*|abstain\w*|abstinen\w*|"
+    r"sobriety|sober|refrain\w*|prevent\w*|fewer|less|no more|zero|free (?:of|from)|stay out of|"
+    r"no new)\b", re.IGNORECASE)
+
+
+def reduces_problem(goal_text: str) -> bool:
+    """A goal that aims to bring a problem down ("Reduce tantrums", "Remain abstinent"): for it a
+    problem that fell, or a problem denied, is progress."""
+    return bool(_REDUCING_GOAL.search(goal_text))
+
+
+def change_marks(segment_text: str) -> list[float]:
+    """Three values: the segment reports a rise, a fall, and names a problem."""
+    return [bool(_RISE.search(segment_text)), bool(_FALL.search(segment_text)),
+            bool(_PROBLEM.search(segment_text))]
+
+
+def change_polarity(marks: list[float] | tuple[float, ...], problem_goal: bool) -> list[float]:
+    """Six values from `change_marks`: a rise and a fall, each under a problem goal and under
+    any other goal, and a rise and a fall of a problem the segment names (whatever the goal)."""
+    rise, fall, problem = (bool(m) for m in marks)
+    return [rise and problem_goal, fall and problem_goal, rise and not problem_goal, fall and not problem_goal,
+            rise and problem, fall and problem]
+
+
+# -- agency: who acted. The client's own steps count; what staff did or suggested does not. ----
+_HEADER = r"^\W*(?:[A-Za-z]{1,12}\s*:\s*)?"
+_STAFF = (r"(?:i|we|writer|this writer|this worker|worker|cm|case ?manager|staff|sw|social worker|clinician|"
+          r"therapist|counsel?or|advocate|navigator|officer|po|rbt|bt|bcba|tech(?:nician)?|peer(?: specialist)?|"
+          r"specialist|team|provider|nurse|rn|investigator|cps|school)")
+_STAFF_SUBJECT = re.compile(_HEADER + _STAFF + r"\b(?!\s*:)", re.IGNORECASE)
+_STAFF_VERB_FIRST = re.compile(
+    _HEADER + r"(?:provided|referred|assisted|helped|scheduled|gave|drove|transported|faxed|called|"
+    r"emailed|mailed|texted|completed (?:a |the )?referral|connected|linked|arranged|coordinated|"
+    r"contacted|left (?:a )?(?:vm|voicemail|message)|reviewed|discussed|explained|educated|encouraged|"
+    r"suggested|recommended|advised|reminded|prompted|modeled|praised|delivered|dropped off|set up|"
+    r"obtained releases?)\b", re.IGNORECASE)
+_SUGGESTION = re.compile(
+    r"\b(?:encourag\w*|suggest\w*|recommend\w*|advis\w*|prompt\w*|remind\w*|educat\w*|explor\w*|"
+    r"process(?:ed|ing)|offer\w*|prais\w*|model(?:ed|led|ing)|coach\w*|urged|will|plans? to|"
+    r"planning to|going to|agreed to)\b", re.IGNORECASE)
+_CLIENT_SUBJECT = re.compile(
+    _HEADER + r"(?:cl|client|pt|patient|she|he|they|youth|member|participant|resident|consumer|student|"
+    r"mother|father|mom|dad|parent|guest|individual|mr\.?|ms\.?|mrs\.?)\b(?!\s*:)", re.IGNORECASE)
+
+
+def agency(segment_text: str) -> list[float]:
+    """Four values: staff is the subject, the segment opens on a staff action with its subject
+    dropped, it suggests or plans rather than reports, the client is the subject."""
+    return [bool(_STAFF_SUBJECT.search(segment_text)), bool(_STAFF_VERB_FIRST.search(segment_text)),
+            bool(_SUGGESTION.search(segment_text)), bool(_CLIENT_SUBJECT.search(segment_text))]

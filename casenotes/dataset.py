@@ -33,6 +33,7 @@ class LabeledCase:
     note: Note
     plan: Plan
     labels: dict[str, Any] | None
+    writer: str | None = None  # who wrote the note (the shared format's `writer`), for writer-held-out folds
 
 
 def plan_from_goals(goals: Any, where: str = "plan") -> Plan:
@@ -60,7 +61,8 @@ def case_from_json(obj: Any, where: str) -> LabeledCase:
         )
     except ValidationError as exc:
         raise InvalidInput(f"{where}: {_describe(exc, None)}") from None
-    return LabeledCase(id=str(obj["id"]), note=note, plan=plan, labels=obj.get("labels"))
+    return LabeledCase(id=str(obj["id"]), note=note, plan=plan, labels=obj.get("labels"),
+                       writer=obj.get("writer"))
 
 
 def read_cases(path: str | Path) -> list[LabeledCase]:

@@ -12,7 +12,9 @@ from functools import cached_property
 
 import numpy as np
 
-from casenotes.cues import DIRECTION_CUES, content_words, cue_counts, goal_action_done, target_ratio
+from casenotes.cues import (
+    DIRECTION_CUES, agency, change_marks, change_polarity, content_words, cue_counts, goal_action_done, target_ratio,
+)
 from casenotes.match import AnchorScores
 from casenotes.schema import DOMAINS, FLAG_TYPES, ContextLabels, Goal, Segment
 
@@ -64,6 +66,7 @@ class GoalView:
     words: frozenset[str]
     ongoing: bool
     family: bool = False
+    reduces_problem: bool = False  # the goal brings a problem down: a fall or a denial of it is progress
 
     @property
     def domain_index(self) -> int:
@@ -110,6 +113,14 @@ class AnalysedNote:
                         dtype=np.float32).reshape(len(self.segments), 4)
 
     @cached_property
+    def change_marks(self) -> list[list[float]]:
+        return [change_marks(s.text) for s in self.segments]
+
+    @cached_property
+    def agency_matrix(self) -> np.ndarray:
+        return np.array([agency(s.text) for s in self.segments], dtype=np.float32).reshape(len(self.segments), 4)
+
+    @cached_property
     def segment_words(self) -> list[frozenset[str]]:
         return [content_words(s.text) for s in self.segments]
 
@@ -151,13 +162,23 @@ def relevance_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndar
 
 
 def direction_features(note: AnalysedNote, goal: GoalView, goal_cosines: np.ndarray) -> np.ndarray:
-    """Which way each segment moves a goal: embeddings, cue counts, context, goal shape."""
+    """Which way each segment moves a goal: embeddings, cue counts, context, goal shape, the
+    polarity of a change under this goal, and who acted."""
     n = len(note.segments)
     return np.hstack([
         note.vectors, note.vectors * goal.vector, note.direction_cues, note.context_matrix,
         note.layout[:, :1], goal_cosines.reshape(n, 1), np.full((n, 1), float(goal.ongoing)),
-        goal_shape(note, goal),
+        goal_shape(note, goal), polarity_matrix(note, goal), note.agency_matrix,
     ]).astype(np.float32)
+
+
+def polarity_matrix(note: AnalysedNote, goal: GoalView) -> np.ndarray:
+    """Per segment: `change_polarity` under this goal, and a denial of the problem a goal
+    brings down ("denies any alcohol use" for an abstinence goal) (7 values)."""
+    negated = note.context_matrix[:, 0] if note.segments else np.zeros(0)
+    rows = [change_polarity(marks, goal.reduces_problem) + [float(denied and goal.reduces_problem)]
+            for marks, denied in zip(note.change_marks, negated)]
+    return np.array(rows, dtype=np.float32).reshape(len(note.segments), 7)
 
 
 def level_features(note: AnalysedNote, domain_index: int) -> np.ndarray:

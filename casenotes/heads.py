@@ -81,6 +81,11 @@ def fit_head(features: np.ndarray, labels: Sequence[str] | np.ndarray, *, kind: 
             intercepts.append(model.intercept_[0])
         return LinearHead(tuple(classes or range(targets.shape[1])), kind, mean, scale,
                           np.asarray(rows), np.asarray(intercepts))
+    seen = sorted({str(label) for label in np.asarray(labels)})
+    if len(seen) == 1:  # one label only (a small training slice): a constant head over `classes`
+        names = tuple(classes or seen)
+        return LinearHead(names, "softmax", mean, scale, np.zeros((len(names), features.shape[1])),
+                          np.array([8.0 if name == seen[0] else -8.0 for name in names]))
     model = LogisticRegression(C=regularization, max_iter=2000, class_weight="balanced" if balanced else None)
     model.fit(scaled, np.asarray(labels))
     return LinearHead(tuple(str(c) for c in model.classes_), "softmax", mean, scale,

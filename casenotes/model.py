@@ -33,10 +33,12 @@ class NoteHeads:
     status: LinearHead
     domain_note: LinearHead
     flag_note: LinearHead
+    reader_status: LinearHead | None = None  # combines `status` with the goal reader's reading
 
     @classmethod
     def of(cls, model: "TrainedModel") -> "NoteHeads":
-        return cls(status=model.status, domain_note=model.domain_note, flag_note=model.flag_note)
+        return cls(status=model.status, domain_note=model.domain_note, flag_note=model.flag_note,
+                   reader_status=model.reader_status)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,14 @@ class TrainedModel:
     thresholds: Thresholds
     calibrators: dict[str, Calibrator]
     metadata: dict[str, Any]
+    # The head that reads the status head beside the goal reader; fitted on a split neither was
+    # trained on. Present only in a model trained with a goal reader (metadata["goal_reader"]).
+    reader_status: LinearHead | None = None
+
+    @property
+    def goal_reader(self) -> str | None:
+        """The version of the goal reader this model's `reader_status` head was fitted to."""
+        return self.metadata.get("goal_reader") if self.reader_status is not None else None
 
     @property
     def version(self) -> str:
@@ -59,7 +69,8 @@ class TrainedModel:
 
     def to_json(self) -> dict[str, Any]:
         heads = {name: getattr(self, name).to_json()
-                 for name in ("relevance", "direction", "domain", "level", "flag", "status", "domain_note", "flag_note")}
+                 for name in ("relevance", "direction", "domain", "level", "flag", "status", "domain_note", "flag_note",
+                              "reader_status") if getattr(self, name) is not None}
         return {
             "metadata": self.metadata, "heads": heads,
             "thresholds": {"relevance": self.thresholds.relevance, "addressed": self.thresholds.addressed,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from casenotes.cues import concerns_family, content_words, is_ongoing_goal
+from casenotes.cues import concerns_family, content_words, is_ongoing_goal, reduces_problem
 from casenotes.embed import CachedEncoder, Encoder, default_encoder
 from casenotes.errors import InvalidInput, ModelError, NoteTooLarge
 from casenotes.features import (
@@ -80,10 +80,12 @@ class Pipeline:
 
     def __init__(self, *, encoder: Encoder, rubric, model: TrainedModel | None,  # noqa: ANN001
                  segmenter: Segmenter | None = None, context=None,  # noqa: ANN001
-                 max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> None:
+                 max_note_chars: int = DEFAULT_MAX_NOTE_CHARS, goal_reader=None) -> None:  # noqa: ANN001
         from casenotes.context import ContextAnalyzer
 
         _check_model_matches(model)
+        _check_reader_matches(model, goal_reader)
+        self.goal_reader = goal_reader  # casenotes.reading.goal_reader.GoalReader, or None
         self.encoder = encoder if isinstance(encoder, CachedEncoder) else CachedEncoder(encoder)
         self.rubric = rubric
         self.model = model
@@ -99,14 +101,20 @@ class Pipeline:
              max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> "Pipeline":
         from casenotes.rubric import load_rubric
 
-        return cls(encoder=encoder or default_encoder(), rubric=load_rubric(rubric, rubric_dir),
-                   model=load_model(model_path), max_note_chars=max_note_chars)
+        model = load_model(model_path)
+        encoder = encoder or default_encoder()
+        return cls(encoder=encoder, rubric=load_rubric(rubric, rubric_dir), model=model,
+                   max_note_chars=max_note_chars, goal_reader=_reader_for(model, encoder))
 
     @property
     def model_version(self) -> str:
         model = self.model.version if self.model else "untrained"
         sha = self.model.metadata.get("sha256", "") if self.model else ""
-        return f"{model}+{sha}/{self.encoder.name}" if sha else f"{model}/{self.encoder.name}"
+        version = f"{model}+{sha}/{self.encoder.name}" if sha else f"{model}/{self.encoder.name}"
+        return f"{version}/{self.goal_reader.version}" if self._reads_goals(self.model) else version
+
+    def _reads_goals(self, model: TrainedModel | None) -> bool:
+        return self.goal_reader is not None and model is not None and model.reader_status is not None
 
     # -- analysis: everything that does not need the trained heads ---------------------
 
@@ -129,7 +137,7 @@ class Pipeline:
     def goal_views(self, plan: Plan) -> list[GoalView]:
         vectors = self.encoder.encode([_embedding_input(g.text) for g in plan.goals])
         return [GoalView(goal=g, vector=v, words=content_words(g.text), ongoing=is_ongoing_goal(g.text),
-                         family=concerns_family(g.text))
+                         family=concerns_family(g.text), reduces_problem=reduces_problem(g.text))
                 for g, v in zip(plan.goals, vectors)]
 
     # -- scoring ------------------------------------------------------------------------
@@ -175,13 +183,30 @@ class Pipeline:
         )
         flags = FlagEvidence.build(model.flag.predict_proba(segment_matrix), analysis.flag_cue_hits,
                                    analysis.contexts, analysis.segments)
-        return HeadOutputs(goals=[(view, self._goal_evidence(analysis, view, model, domain_probs)) for view in views],
-                           domains=domains, flags=flags)
+        goals = [(view, self._goal_evidence(analysis, view, model, domain_probs)) for view in views]
+        if self.goal_reader is not None:
+            goals = self._with_reading(analysis, goals)
+        return HeadOutputs(goals=goals, domains=domains, flags=flags)
+
+    def _with_reading(self, analysis: AnalysedNote,
+                      goals: list[tuple[GoalView, GoalEvidence]]) -> list[tuple[GoalView, GoalEvidence]]:
+        """The goal reader's probabilities beside the heads' evidence: it reads, per goal, only the
+        segments nearest the goal by embedding (its artifact's `prefilter_k`)."""
+        views = [view for view, _ in goals]
+        k = self.goal_reader.config.prefilter_k
+        candidates = None
+        if k and len(analysis.segments) > k:
+            similarity = cosine_matrix(analysis.vectors, np.array([v.vector for v in views]))
+            candidates = [sorted(int(i) for i in np.argsort(-similarity[:, g], kind="stable")[:k])
+                          for g in range(len(views))]
+        probs = self.goal_reader.read_note(analysis.segments, [v.goal.text for v in views], candidates)
+        return [(view, replace(evidence, reader=p, reader_gated=~evidence.asserted))
+                for (view, evidence), p in zip(goals, probs)]
 
     def decide(self, note: Note, analysis: AnalysedNote, outputs: HeadOutputs, note_heads: NoteHeads,
                thresholds: Thresholds, calibrators: dict) -> NoteResult:
         goals = [decide_goal(view.goal.goal_id, evidence, analysis.segments, note_heads.status, thresholds,
-                             calibrators.get("goal")) for view, evidence in outputs.goals]
+                             calibrators.get("goal"), note_heads.reader_status) for view, evidence in outputs.goals]
         domains = decide_domains(outputs.domains, analysis.segments, note_heads.domain_note, thresholds,
                                  calibrators.get("domain"))
         flags = decide_flags(outputs.flags, analysis.segments, note_heads.flag_note, thresholds,
@@ -198,11 +223,10 @@ class Pipeline:
         cosines = cosine_matrix(analysis.vectors, view.vector[None, :])[:, 0]
         relevance = model.relevance.predict_proba(relevance_features(analysis, view, cosines))
         direction = model.direction.predict_proba(direction_features(analysis, view, cosines))
-        order = [list(model.direction.classes).index(d) for d in DIRECTIONS]
         shape = goal_shape(analysis, view)
         return GoalEvidence(
             relevance=relevance[:, 1] if relevance.size else np.zeros(0),
-            direction=direction[:, order] if direction.size else np.zeros((0, 4)),
+            direction=_in_directions_order(direction, model.direction.classes),
             asserted=np.array([_asserted_for(view, c) for c in analysis.contexts], dtype=bool),
             action_done=shape[:, 0], short_of_target=shape[:, 3],
             in_plan=np.array([s.section == "plan" for s in analysis.segments], dtype=bool),
@@ -223,10 +247,40 @@ def _check_model_matches(model: TrainedModel | None) -> None:
                          f"{model.metadata.get('features')!r}, this code computes {expected!r}; run `casenotes train`")
 
 
+def _in_directions_order(probs: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001
+    """(n, 4) direction probabilities in DIRECTIONS order; a direction the head never saw in
+    training (a small training slice) has probability 0."""
+    ordered = np.zeros((len(probs), len(DIRECTIONS)))
+    for column, name in enumerate(classes):
+        ordered[:, DIRECTIONS.index(name)] = probs[:, column]
+    return ordered
+
+
+def _check_reader_matches(model: TrainedModel | None, goal_reader) -> None:  # noqa: ANN001
+    if model is None or goal_reader is None or model.reader_status is None:
+        return
+    if model.goal_reader != goal_reader.version:
+        raise ModelError(f"the model {model.version} was fitted to the goal reader {model.goal_reader}, "
+                         f"not {goal_reader.version}; run `casenotes train`")
+
+
+def _reader_for(model: TrainedModel, encoder):  # noqa: ANN001, ANN202
+    """The packaged goal reader when the model was fitted to one (and it is not switched off)."""
+    if model.reader_status is None:
+        return None
+    from casenotes.reading.goal_reader import load_goal_reader
+
+    return load_goal_reader(encoder=encoder)
+
+
 def _asserted_for(view: GoalView, context) -> bool:  # noqa: ANN001
-    """News about the client's children counts for a goal that concerns them."""
+    """News about the client's children counts for a goal that concerns them, and for a goal
+    that brings a problem down the client's present denial of the problem is evidence
+    ("denies any alcohol use since last contact")."""
     if view.family and context.other_experiencer:
         return not (context.negated or context.hypothetical or context.historical)
+    if view.reduces_problem and context.negated:
+        return not (context.hypothetical or context.historical or context.other_experiencer)
     return context.asserted
 
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from casenotes.heads import Calibrator, LinearHead
 from casenotes.model import Thresholds
+from casenotes.reading.flag_rules import rule_gates
+from casenotes.reading.reader_summary import RELEVANT, combined_features, reader_citations, reader_relevance
 from casenotes.schema import (
     DOMAINS, FLAG_TYPES, STATUSES, Citation, ContextLabels, DomainResult, Flag, GoalResult, Segment,
 )
@@ -21,7 +23,7 @@ from casenotes.schema import (
 __all__ = [
     "DIRECTIONS", "DomainEvidence", "FlagEvidence", "GoalEvidence", "domain_summary",
     "flag_summary", "decide_domains", "decide_flags", "decide_goal",
-    "goal_summary", "status_probabilities",
+    "goal_summary", "heads_status_probabilities", "status_probabilities",
 ]
 
 DIRECTIONS = ("improving", "worsening", "no-change", "achieved")
@@ -50,6 +52,8 @@ class GoalEvidence:
     in_domain: np.ndarray  # (n,) the domain head's probability that the segment is about the goal's domain
     ongoing: bool
     family: bool
+    reader: np.ndarray | None = None  # (n, 5) the goal reader's probabilities, when one read the note
+    reader_gated: np.ndarray | None = None  # (n,) bool: context forbids the segment to move this goal
 
 
 SUMMARY_SIZE = 38
@@ -107,39 +111,72 @@ def _leading_directions(e: GoalEvidence, asserted_rel: np.ndarray) -> np.ndarray
 
 
 def decide_goal(goal_id: str, evidence: GoalEvidence, segments: list[Segment], status_head: LinearHead,
-                thresholds: Thresholds, calibrator: Calibrator | None = None) -> GoalResult:
-    probs = status_probabilities(evidence, status_head, thresholds.relevance)
-    if evidence.relevance.size and evidence.relevance.max() >= thresholds.addressed:
-        probs[STATUSES.index("not-addressed")] = 0.0  # a segment this relevant speaks to the goal
-        probs = probs / probs.sum()
+                thresholds: Thresholds, calibrator: Calibrator | None = None,
+                reader_head: LinearHead | None = None) -> GoalResult:
+    """A goal's status, confidence and citations. With a goal reader's reading and the head that
+    combines it with the status head's, that head decides and the reader's segments are cited."""
+    probs = heads_status_probabilities(evidence, status_head, thresholds)
+    combined = reader_head is not None and evidence.reader is not None and evidence.relevance.size > 0
+    if combined:
+        probs = _combined_probabilities(evidence, probs, reader_head, thresholds.relevance)
     status = STATUSES[int(np.argmax(probs))]
     confidence = _calibrated(calibrator, float(probs.max()))
     if status == "not-addressed":
         return GoalResult(goal_id=goal_id, status=status, score=0.0, confidence=confidence)
-    cited = _goal_citations(status, evidence, thresholds.relevance)
+    cited = (reader_citations(status, evidence.reader, evidence.reader_gated, evidence.ongoing) if combined
+             else []) or _goal_citations(status, evidence, thresholds.relevance)
     direction = evidence.direction[cited[0]] if evidence.asserted[cited[0]] else None
     return GoalResult(goal_id=goal_id, status=status, score=_progress(status, direction),
                       confidence=confidence, citations=_cite(segments, cited))
+
+
+def heads_status_probabilities(evidence: GoalEvidence, status_head: LinearHead, thresholds: Thresholds) -> np.ndarray:
+    """`status_probabilities`, and a goal with a segment at `thresholds.addressed` is addressed."""
+    probs = status_probabilities(evidence, status_head, thresholds.relevance)
+    if evidence.relevance.size and evidence.relevance.max() >= thresholds.addressed:
+        probs[STATUSES.index("not-addressed")] = 0.0  # a segment this relevant speaks to the goal
+        probs = probs / probs.sum()
+    return probs
 
 
 def status_probabilities(evidence: GoalEvidence, status_head: LinearHead, floor: float) -> np.ndarray:
     """The status head's probabilities in STATUSES order, with the house rules applied:
     an ongoing goal is never achieved, and only an asserted, relevant segment can move a goal."""
     raw = status_head.predict_proba(goal_summary(evidence)[None, :])[0]
-    probs = np.zeros(len(STATUSES))
-    for column, name in enumerate(status_head.classes):
-        probs[STATUSES.index(name)] = raw[column]
-    if evidence.ongoing:
-        probs[STATUSES.index("improving")] += probs[STATUSES.index("achieved")]
-        probs[STATUSES.index("achieved")] = 0.0
-    if not (evidence.asserted & (evidence.relevance >= floor)).any():
-        for change in _CHANGES:
-            probs[STATUSES.index("no-change")] += probs[STATUSES.index(change)]
-            probs[STATUSES.index(change)] = 0.0
+    may_change = bool((evidence.asserted & (evidence.relevance >= floor)).any())
+    probs = _with_house_rules(raw, status_head.classes, evidence.ongoing, may_change)
     if not evidence.relevance.size:
         probs[:] = 0.0
         probs[STATUSES.index("not-addressed")] = 1.0
     return probs / probs.sum()
+
+
+def _with_house_rules(raw: np.ndarray, classes, ongoing: bool, may_change: bool) -> np.ndarray:  # noqa: ANN001
+    """A head's status probabilities in STATUSES order, normalised, after the house rules: an
+    ongoing goal is never achieved (that mass goes to improving), and without a segment that
+    may move the goal a change is no change."""
+    probs = np.zeros(len(STATUSES))
+    for column, name in enumerate(classes):
+        probs[STATUSES.index(name)] = raw[column]
+    if ongoing:
+        probs[STATUSES.index("improving")] += probs[STATUSES.index("achieved")]
+        probs[STATUSES.index("achieved")] = 0.0
+    if not may_change:
+        for change in _CHANGES:
+            probs[STATUSES.index("no-change")] += probs[STATUSES.index(change)]
+            probs[STATUSES.index(change)] = 0.0
+    return probs / probs.sum()
+
+
+def _combined_probabilities(e: GoalEvidence, status_probs: np.ndarray, reader_head: LinearHead,
+                            floor: float) -> np.ndarray:
+    """The combining head's probabilities in STATUSES order, under the same house rules: an
+    ongoing goal is never achieved, and a change needs an asserted segment that the heads or
+    the reader find relevant."""
+    features = combined_features(status_probs, e.reader, e.reader_gated, e.ongoing)
+    raw = reader_head.predict_proba(features[None, :])[0]
+    speaking = (e.relevance >= floor) | (reader_relevance(e.reader) >= RELEVANT)
+    return _with_house_rules(raw, reader_head.classes, e.ongoing, bool((~e.reader_gated & speaking).any()))
 
 
 def _goal_citations(status: str, e: GoalEvidence, floor: float) -> list[int]:
@@ -247,13 +284,17 @@ _INTIMATE_PARTNER = re.compile(
     re.IGNORECASE)
 
 
-def flag_is_gated(flag_type: str, context: ContextLabels, text: str, cue_hit: bool) -> bool:
+def flag_is_gated(flag_type: str, context: ContextLabels, text: str, cue_hit: bool,
+                  section: str | None = None) -> bool:
     """Context that silences a flag, with the label conventions' exceptions:
     - disengagement is said with negations ("no answer", "did not show"), so a negated
       segment still raises it when one of its cues matches, unless what is negated is
       the missing itself ("has not missed any appts");
     - an old warrant found now is a legal flag however old it is;
-    - what an intimate partner does (drives by, threatens) is the client's safety."""
+    - what an intimate partner does (drives by, threatens) is the client's safety.
+    Goal lines, resolutions and confessions of use are silenced by `flag_rules.rule_gates`."""
+    if rule_gates(flag_type, text, section):
+        return True
     if flag_type == "legal" and context.historical and cue_hit and _WARRANT_FOUND_NOW.search(text):
         context = context.model_copy(update={"historical": False})
     if flag_type == "safety" and context.other_experiencer and _INTIMATE_PARTNER.search(text):
@@ -278,7 +319,8 @@ class FlagEvidence:
     @classmethod
     def build(cls, probs: np.ndarray, cue_hits: np.ndarray, contexts: list[ContextLabels],
               segments: list[Segment]) -> "FlagEvidence":
-        gated = np.array([[flag_is_gated(t, c, s.text, bool(cue_hits[i, k])) for k, t in enumerate(FLAG_TYPES)]
+        gated = np.array([[flag_is_gated(t, c, s.text, bool(cue_hits[i, k]), s.section)
+                           for k, t in enumerate(FLAG_TYPES)]
                           for i, (c, s) in enumerate(zip(contexts, segments))], dtype=bool)
         return cls(probs=probs, cue_hits=cue_hits, gated=gated.reshape(len(segments), len(FLAG_TYPES)),
                    resolved=np.array([bool(_RESOLVED.search(s.text)) for s in segments], dtype=bool),
@@ -321,6 +363,11 @@ def flag_summary(e: FlagEvidence, k: int) -> np.ndarray:
     ])
 
 
+# A flag cites the segment that raises it: with no segment context lets speak at this score
+# (the segment head's probability and the rubric cue, blended), there is nothing to cite.
+MIN_FLAG_EVIDENCE = 0.02
+
+
 def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead, thresholds: Thresholds,
                  severity: dict[str, int], calibrator: Calibrator | None = None) -> list[Flag]:
     """Flags with the rubric's `severity` per type; the queue sorts by it. For the most
@@ -333,7 +380,7 @@ def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead
     for k, flag_type in enumerate(FLAG_TYPES):
         scores = e.segment_scores(k)
         cue_backed = severity[flag_type] >= MOST_SEVERE and bool((e.cue_hits[:, k] > 0)[~e.gated[:, k]].any())
-        if scores.max() <= 0.0 or (present[k] < thresholds.flag.get(flag_type, 0.5) and not cue_backed):
+        if scores.max() < MIN_FLAG_EVIDENCE or (present[k] < thresholds.flag.get(flag_type, 0.5) and not cue_backed):
             continue
         ranked = _strongest(scores)
         flags.append(Flag(type=flag_type, severity=severity[flag_type],
@@ -344,4 +391,4 @@ def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead
 
 def feature_signature() -> str:
     """Changes whenever the features the heads read change shape: a model must match it."""
-    return f"segment-v2/goal-{SUMMARY_SIZE}/domain-{DOMAIN_SUMMARY_SIZE}/flag-{FLAG_SUMMARY_SIZE}"
+    return f"segment-v2/direction-v2/goal-{SUMMARY_SIZE}/domain-{DOMAIN_SUMMARY_SIZE}/flag-{FLAG_SUMMARY_SIZE}"

@@ -22,13 +22,16 @@ from casenotes.heads import Calibrator, LinearHead, fit_calibrator, fit_head
 from casenotes.match import cosine_matrix
 from casenotes.model import NoteHeads, Thresholds, TrainedModel
 from casenotes.schema import DOMAINS, FLAG_TYPES, NoteResult
-from casenotes.score import SUMMARY_SIZE, domain_summary, feature_signature, flag_summary, goal_summary
+from casenotes.reading.reader_summary import combined_features
+from casenotes.score import (
+    SUMMARY_SIZE, domain_summary, feature_signature, flag_summary, goal_summary, heads_status_probabilities,
+)
 
 __all__ = ["TrainingReport", "train_model"]
 
 REGULARIZATION = {"relevance": 1.0, "direction": 0.05, "domain": 0.05, "level": 0.05, "flag": 0.05,
                   "status": 0.3, "domain_note": 1.0,
-                  "flag_note": 1.0}
+                  "flag_note": 1.0, "reader_status": 0.3}
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,25 @@ def client_folds(cases: list[LabeledCase], folds: int) -> list[int]:
     return [fold_of(c.note.client_id or c.id) for c in cases]
 
 
+def writer_folds(cases: list[LabeledCase], folds: int) -> list[int]:
+    """Fold of each case with all notes of a writer in one fold, so thresholds and the second
+    stage are tuned on writers the first-stage heads never read: the test holds unseen writers.
+    Writers go to the lightest fold, largest first. Notes without a writer fall back to client
+    folds when no case names a writer."""
+    if not any(c.writer for c in cases):
+        return client_folds(cases, folds)
+    sizes: dict[str, int] = {}
+    for case in cases:
+        sizes[case.writer or ""] = sizes.get(case.writer or "", 0) + 1
+    load = [0] * folds
+    fold_of_writer: dict[str, int] = {}
+    for writer in sorted(sizes, key=lambda w: (-sizes[w], w)):
+        lightest = load.index(min(load))
+        fold_of_writer[writer] = lightest
+        load[lightest] += sizes[writer]
+    return [fold_of_writer[c.writer or ""] for c in cases]
+
+
 @dataclass
 class _OutOfFold:
     """Head outputs for every case from a model that did not see that case's client."""
@@ -163,12 +185,14 @@ class _OutOfFold:
 
 def _fit_flag_note_head(oof: _OutOfFold) -> LinearHead:
     features, present = oof.flag_rows()
-    return fit_head(features, present, regularization=REGULARIZATION["flag_note"], balanced=False)
+    return fit_head(features, present, classes=("0", "1"), regularization=REGULARIZATION["flag_note"],
+                    balanced=False)
 
 
 def _fit_domain_note_head(oof: _OutOfFold) -> LinearHead:
     features, present = oof.domain_rows()
-    return fit_head(features, present, regularization=REGULARIZATION["domain_note"], balanced=False)
+    return fit_head(features, present, classes=("0", "1"), regularization=REGULARIZATION["domain_note"],
+                    balanced=False)
 
 
 def _fit_status_head(oof: _OutOfFold, fold_of: list[int], folds: int) -> tuple[LinearHead, Calibrator]:
@@ -248,12 +272,14 @@ def _fingerprint(cases: list[LabeledCase]) -> str:
 
 
 def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], version: str,  # noqa: ANN001
-                folds: int = 5, sources: dict[str, str] | None = None) -> TrainingReport:
+                folds: int = 5, sources: dict[str, str] | None = None,
+                tune: tuple[list[LabeledCase], list[dict[str, Any]]] | None = None) -> TrainingReport:
     """Fit the heads on `cases`. Thresholds and calibrators come from out-of-fold outputs
-    (folds by client), so they are tuned on notes the heads did not see."""
+    (folds by writer, or by client when no note names its writer), so they are tuned on notes
+    the heads did not see."""
     notes = pipeline.analyse_many([c.note.text for c in cases])
     per_case = [_case_rows(pipeline, c, n) for c, n in zip(cases, notes)]
-    fold_of = client_folds(cases, folds)
+    fold_of = writer_folds(cases, folds)
     outputs: list[Any] = [None] * len(cases)
     for fold in range(folds):
         heads = _fit_heads(_merge([r for r, f in zip(per_case, fold_of) if f != fold]))
@@ -281,5 +307,62 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
     examples = {"relevance_pairs": len(rows["rel_y"]), "direction_segments": len(rows["dir_y"]),
                 "level_segments": len(rows["lvl_y"]), "segments": int(sum(len(x) for x in rows["seg_x"]))}
     predictions = [prediction_json(c.id, r) for c, r in zip(cases, oof.predictions(thresholds, calibrators))]
-    return TrainingReport(model=model, cross_validated=score_predictions(gold, predictions), examples=examples,
+    cross_validated = score_predictions(gold, predictions)
+    if pipeline.goal_reader is not None and tune:
+        model, tuned = fit_reader_status(pipeline, model, *tune, folds=folds)
+        cross_validated = {**cross_validated, **{f"tune_{k}": v for k, v in tuned.items()}}
+    return TrainingReport(model=model, cross_validated=cross_validated, examples=examples,
                           out_of_fold=predictions)
+
+
+def fit_reader_status(pipeline, model: TrainedModel, cases: list[LabeledCase], gold: list[dict[str, Any]],  # noqa: ANN001
+                      folds: int = 5) -> tuple[TrainedModel, dict[str, Any]]:
+    """Fit the head that combines the status head with the goal reader, on `cases`: a split
+    neither the heads nor the reader learned from, so it weighs each as it does on new notes.
+    Its calibrator, and the figures returned (the heads alone beside the combination), come
+    from folds by writer within `cases`."""
+    notes = pipeline.analyse_many([c.note.text for c in cases])
+    outputs = [pipeline.head_outputs(n, c.plan, model) for c, n in zip(cases, notes)]
+    features, statuses, owners = _reader_rows(model, cases, outputs)
+    fold_of = writer_folds(cases, folds)
+    confidences, right = [], []
+    held_out: list[Any] = [None] * len(cases)
+    for fold in sorted(set(fold_of)):
+        held = np.array([fold_of[o] == fold for o in owners])
+        if held.all() or not held.any():
+            continue
+        head = fit_head(features[~held], statuses[~held], regularization=REGULARIZATION["reader_status"],
+                        balanced=False)
+        probs = head.predict_proba(features[held])
+        confidences += probs.max(axis=1).tolist()
+        right += (np.array(head.classes)[probs.argmax(axis=1)] == statuses[held]).tolist()
+        fold_model = replace(model, reader_status=head)
+        for i in (i for i, f in enumerate(fold_of) if f == fold):
+            held_out[i] = fold_model
+    head = fit_head(features, statuses, regularization=REGULARIZATION["reader_status"], balanced=False)
+    combined = replace(model, reader_status=head,
+                       calibrators={**model.calibrators, "goal": fit_calibrator(confidences, right)},
+                       metadata={**model.metadata, "goal_reader": pipeline.goal_reader.version,
+                                 "reader_status_cases": len(cases)})
+
+    def figures(models: list[TrainedModel]) -> dict[str, Any]:
+        results = [pipeline.decide(c.note, n, o, NoteHeads.of(m), m.thresholds, m.calibrators)
+                   for c, n, o, m in zip(cases, notes, outputs, models)]
+        return score_predictions(gold, [prediction_json(c.id, r) for c, r in zip(cases, results)])
+
+    heads_alone = figures([model] * len(cases))
+    with_reader = figures([m or combined for m in held_out])
+    keys = ("goal_status_macro_f1", "citation_f1")
+    return combined, {**{f"heads_{k}": heads_alone[k] for k in keys}, **{f"reader_{k}": with_reader[k] for k in keys}}
+
+
+def _reader_rows(model: TrainedModel, cases: list[LabeledCase], outputs: list[Any]):  # noqa: ANN202
+    """Per (note, goal): the combining head's features, the gold status, and the case index."""
+    rows, statuses, owners = [], [], []
+    for i, (case, out) in enumerate(zip(cases, outputs)):
+        for view, evidence in out.goals:
+            status_probs = heads_status_probabilities(evidence, model.status, model.thresholds)
+            rows.append(combined_features(status_probs, evidence.reader, evidence.reader_gated, evidence.ongoing))
+            statuses.append((case.labels or {})["goals"][view.goal.goal_id]["status"])
+            owners.append(i)
+    return np.array(rows), np.array(statuses), owners

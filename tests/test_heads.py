@@ -36,3 +36,11 @@ def test_heads_calibrator_is_monotone_and_bounded():
     calibrator = fit_calibrator(raw.tolist(), right.tolist())
     values = [calibrator(v) for v in (0.0, 0.3, 0.61, 0.9, 1.0)]
     assert values == sorted(values) and all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_a_head_fitted_on_one_label_gives_that_label_over_all_its_classes():
+    features = np.random.default_rng(0).normal(size=(6, 3))
+    head = fit_head(features, ["0"] * 6, classes=("0", "1"))
+    probs = head.predict_proba(features)
+    assert head.classes == ("0", "1")
+    assert (probs[:, 0] > 0.99).all() and np.allclose(probs.sum(axis=1), 1.0)

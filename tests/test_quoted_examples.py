@@ -18,7 +18,9 @@ TRANSPORT = Goal(goal_id="G6", text="Get to work on her own using public transit
 FOOD = Goal(goal_id="G7", text="Apply for SNAP benefits", domain="food")
 JOB = Goal(goal_id="G8", text="Find a part-time job by March", domain="employment")
 
-READER_MISS = "issue 13: today's reader (linear heads on frozen sentence embeddings) misreads this"
+READER_MISS = ("issue 13: casenotes-heads 0.2.0 reads this as improving (0.41): the polarity feature marks "
+               "a problem that rose, but the heads weigh the counts ('up from 4') more; 'Tantrums increased "
+               "this week.' alone is read as worsening")
 MISS = pytest.mark.xfail(strict=True, reason=READER_MISS)
 
 
@@ -37,7 +39,6 @@ def test_quoted_eviction_notice_is_a_setback_and_a_housing_loss_flag(pipeline):
     assert "housing_loss" in flag_types(pipeline, text, HOUSING)
 
 
-@MISS
 def test_quoted_denied_use_and_a_negative_screen_are_progress(pipeline):
     text = "Cl denies any alcohol use since last contact; UDS neg today."
     assert status(pipeline, text, SOBRIETY)["G2"] == "improving"
@@ -55,7 +56,6 @@ def test_quoted_a_problem_behaviour_that_rose_is_a_setback(pipeline):
     assert status(pipeline, text, TANTRUMS)["G4"] == "worsening"
 
 
-@MISS
 def test_quoted_a_strength_that_fell_is_a_setback(pipeline):
     text = "Reading accuracy fell to 55% on grade-level passages, down from 70% in October."
     assert status(pipeline, text, READING)["G5"] == "worsening"
@@ -64,7 +64,7 @@ def test_quoted_a_strength_that_fell_is_a_setback(pipeline):
 @pytest.mark.parametrize("text, goal", [
     pytest.param("CM provided cl with a monthly bus pass.", TRANSPORT, id="provided"),
     pytest.param("CM suggested cl apply for SNAP at the county office.", FOOD, id="suggested"),
-    pytest.param("CM scheduled an appointment for cl at the job center.", JOB, id="scheduled", marks=MISS),
+    pytest.param("CM scheduled an appointment for cl at the job center.", JOB, id="scheduled"),
 ])
 def test_quoted_what_staff_did_or_suggested_is_not_the_clients_progress(pipeline, text, goal):
     assert status(pipeline, text, goal)[goal.goal_id] in ("no-change", "not-addressed")
@@ -78,17 +78,16 @@ def test_quoted_a_goal_the_note_never_speaks_of_is_not_addressed(pipeline):
 @pytest.mark.parametrize("text", [
     pytest.param("MSE: A&Ox4, mood 'ok', affect congruent. No SI/HI. Risk: SI denied, HI denied, no plan.",
                  id="no-si-hi-checklist"),
-    pytest.param("Cl admitted he relapsed on beer over the weekend.", id="confessed-relapse", marks=MISS),
-    pytest.param("The protective order was extended for another year.", id="order-extended", marks=MISS),
-    pytest.param("APS closed the case after the home visit.", id="aps-closed", marks=MISS),
-    pytest.param("Goal 1: prevent eviction and keep the apartment.", id="plan-goal-line", marks=MISS),
+    pytest.param("Cl admitted he relapsed on beer over the weekend.", id="confessed-relapse"),
+    pytest.param("The protective order was extended for another year.", id="order-extended"),
+    pytest.param("APS closed the case after the home visit.", id="aps-closed"),
+    pytest.param("Goal 1: prevent eviction and keep the apartment.", id="plan-goal-line"),
     pytest.param("Cl recalled being evicted back in 2019, before she came to the program.", id="recalled-eviction"),
 ])
 def test_quoted_no_flag_for_negated_resolved_planned_or_recalled_statements(pipeline, text):
     assert flag_types(pipeline, text, HOUSING, SOBRIETY, MOOD) == set()
 
 
-@MISS
 def test_quoted_self_harm_in_behavioural_data_language_is_a_safety_flag(pipeline):
     text = "SIB (head-banging against the wall) occurred 14 times during the session."
     assert "safety" in flag_types(pipeline, text, TANTRUMS)

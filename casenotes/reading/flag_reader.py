@@ -85,7 +85,7 @@ def gating_matrix(segments: Sequence[Segment], contexts: Sequence[ContextLabels]
 
     n = len(segments)
     hits = np.zeros((n, len(FLAG_TYPES))) if cue_hits is None else np.asarray(cue_hits)
-    return np.array([[flag_is_gated(t, c, s.text, bool(hits[i, k])) for k, t in enumerate(FLAG_TYPES)]
+    return np.array([[flag_is_gated(t, c, s.text, bool(hits[i, k]), s.section) for k, t in enumerate(FLAG_TYPES)]
                      for i, (s, c) in enumerate(zip(segments, contexts))], dtype=bool).reshape(n, len(FLAG_TYPES))
 
 

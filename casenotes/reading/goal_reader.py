@@ -201,11 +201,15 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def load_goal_reader(enabled: bool | None = None, encoder=None, folder: str | Path | None = None):  # noqa: ANN001, ANN201
     """The packaged goal reader, or None: when `enabled` is False, when it is None and
     `$CASENOTES_GOAL_READER` is `off`, or when it is None and no artifact is packaged.
-    `enabled=True` without an artifact is a `ModelError`. Its threads follow the encoder's."""
+    `$CASENOTES_GOAL_READER` may also name an artifact folder to read instead of the packaged
+    one. `enabled=True` without an artifact is a `ModelError`. Its threads follow the encoder's."""
     import os
 
+    setting = os.environ.get("CASENOTES_GOAL_READER", "on").strip()
+    if folder is None and setting.lower() not in ("on", "1", "true", "yes", "off", "0", "false", "no"):
+        folder = setting
     if enabled is None:
-        if os.environ.get("CASENOTES_GOAL_READER", "on").strip().lower() in ("off", "0", "false", "no"):
+        if setting.lower() in ("off", "0", "false", "no"):
             return None
         if not GoalReader.available(folder):
             return None

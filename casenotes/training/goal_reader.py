@@ -30,7 +30,9 @@ from casenotes.reading.goal_reader import (
     CONFIG_FILE, LABELS, ONNX_FILE, TOKENIZER_FILE, PairStyle, ReaderConfig, encode_pairs, goal_input, segment_inputs,
 )
 from casenotes.reading.onnx_classifier import load_tokenizer
-from casenotes.training.fine_tune import base_model_dir, base_version, export_onnx, fine_tune, read_jsonl
+from casenotes.training.fine_tune import (
+    base_model_dir, base_version, export_onnx, fine_tune, quantize_int8, read_jsonl,
+)
 
 __all__ = ["Pair", "TrainSettings", "build_pairs", "train_goal_reader"]
 
@@ -58,6 +60,8 @@ class TrainSettings:
     threads: int = 2
     frozen_layers: int = 2  # the embeddings and this many lower layers stay as packaged (CPU time)
     seed: int = 13
+    int8: bool = True  # ship the dynamic int8 graph (the eval holds: see the model card)
+    prefilter_k: int = 2  # at inference, segments per goal read, nearest by embedding
     limit_notes: int | None = None  # the first notes only (a smoke test)
     max_steps: int | None = None
     extra: dict = field(default_factory=dict)
@@ -140,6 +144,11 @@ def train_goal_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     probes = [(p.goal, p.segment) for p in pairs[:4]] or [("Find housing", ">> Client signed a lease <<")]
     export_onnx(tuned.model, out / ONNX_FILE, encode_pairs(tokenizer, probes))
+    if settings.int8:
+        fp32 = out / f".{ONNX_FILE}.fp32"
+        (out / ONNX_FILE).replace(fp32)
+        quantize_int8(fp32, out / ONNX_FILE)
+        fp32.unlink()
     shutil.copyfile(base / "tokenizer.json", out / TOKENIZER_FILE)
     metadata = {
         "base_model": base_version(), "train_files": [str(p) for p in train_paths],
@@ -148,7 +157,8 @@ def train_goal_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
         "train_seconds": round(time.perf_counter() - started, 1),
         "settings": {k: v for k, v in settings.__dict__.items() if k != "extra"},
     }
-    config = ReaderConfig(style=settings.style, max_length=settings.max_length, metadata=metadata)
+    config = ReaderConfig(style=settings.style, max_length=settings.max_length, prefilter_k=settings.prefilter_k,
+                          metadata=metadata)
     (out / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=1, sort_keys=True) + "\n")
     log(f"wrote {out} ({time.perf_counter() - started:.0f}s)")
     return out
