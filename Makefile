@@ -30,7 +30,7 @@ eval: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/by-writer/test.jsonl --report eval/reports/by-writer-test
 
 train: setup
-	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/by-writer/train.jsonl --out models/casenotes-heads.json
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/by-writer/train.jsonl --train-reader --reader-folds 3 --out models/casenotes-heads.json
 
 context-bench: setup
 	bash eval/context/setup_peers.sh

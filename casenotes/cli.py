@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
@@ -127,6 +128,10 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/trai
           train_reader: bool = typer.Option(False, "--train-reader",
                                             help="Fine-tune the goal reader on --data first, into --goal-reader."),
           reader_epochs: int = typer.Option(2, help="Epochs of goal-reader fine-tuning."),
+          reader_folds: int = typer.Option(0, "--reader-folds",
+                                           help="Fit the combining head on --data itself, read by this many "
+                                                "goal readers each fine-tuned without one fold of writers "
+                                                "(instead of on --tune)."),
           version: str = typer.Option("casenotes-heads-0.2.0", help="Version recorded in the model."),
           folds: int = typer.Option(5, help="Writer folds for tuning thresholds and calibration."),
           out_of_fold: Optional[Path] = typer.Option(None, "--oof", help="Write out-of-fold predictions here."),
@@ -148,16 +153,20 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/trai
         return gold, cases
 
     with clear_errors():
-        if (reader or train_reader) and not tune_paths:
-            raise InvalidInput("a goal reader is combined with the heads on --tune notes: name the dev split")
+        if (reader or train_reader) and not (tune_paths or reader_folds):
+            raise InvalidInput("a goal reader is combined with the heads on --tune notes or on out-of-fold "
+                               "readings of --data: name the dev split or --reader-folds")
         gold, cases = read_all(train_paths)
         tune = read_all(tune_paths) if tune_paths else None
         encoder = default_encoder()
         goal_reader = _goal_reader(reader, train_reader, train_paths, reader_epochs, encoder)
         pipeline = Pipeline(encoder=encoder, rubric=load_rubric(rubric), model=None, goal_reader=goal_reader)
         sources = {"data": ", ".join(str(p) for p in train_paths), "tune": ", ".join(str(p) for p in tune_paths)}
-        report = train_model(pipeline, cases, gold, version, folds=folds, sources=sources,
-                             tune=(tune[1], tune[0]) if tune else None)
+        with tempfile.TemporaryDirectory(prefix="casenotes-reader-folds-") as scratch:
+            fold_readers = (_fold_readers(train_paths, Path(scratch), reader_folds, reader_epochs, encoder)
+                            if goal_reader is not None and reader_folds else None)
+            report = train_model(pipeline, cases, gold, version, folds=folds, sources=sources,
+                                 tune=(tune[1], tune[0]) if tune else None, fold_readers=fold_readers)
         report.model.save(out)
         if out_of_fold:
             from casenotes.dataset import write_jsonl
@@ -176,12 +185,27 @@ def _goal_reader(folder: Optional[Path], train_first: bool, train_paths: list[Pa
 
     folder = folder or default_artifact_dir()
     if train_first:
-        from casenotes.training.goal_reader import TrainSettings, train_goal_reader
+        from casenotes.training.goal_reader import train_goal_reader
 
-        train_goal_reader([str(p) for p in train_paths], folder,
-                          TrainSettings(style="bare", epochs=epochs, negatives_per_positive=2, int8=True),
+        train_goal_reader([str(p) for p in train_paths], folder, _reader_settings(epochs),
                           log=lambda line: typer.echo(line, err=True))
     return GoalReader(folder, threads=getattr(encoder, "threads", None))
+
+
+def _fold_readers(train_paths: list[Path], scratch: Path, folds: int, epochs: int, encoder):  # noqa: ANN001, ANN202
+    """Goal readers fine-tuned each without one fold of writers, in `scratch` (never shipped)."""
+    from casenotes.reading.goal_reader import GoalReader
+    from casenotes.training.goal_reader import train_fold_readers
+
+    folders = train_fold_readers([str(p) for p in train_paths], scratch, folds, _reader_settings(epochs),
+                                 log=lambda line: typer.echo(line, err=True))
+    return [GoalReader(folder, threads=getattr(encoder, "threads", None)) for folder in folders]
+
+
+def _reader_settings(epochs: int):  # noqa: ANN202
+    from casenotes.training.goal_reader import TrainSettings
+
+    return TrainSettings(style="bare", epochs=epochs, negatives_per_positive=2, int8=True)
 
 
 @app.command("learning-curve")

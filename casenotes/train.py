@@ -7,6 +7,7 @@ Labels become per-segment targets with the same span rule the metrics use.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Sequence
@@ -119,16 +120,19 @@ def writer_folds(cases: list[LabeledCase], folds: int) -> list[int]:
     folds when no case names a writer."""
     if not any(c.writer for c in cases):
         return client_folds(cases, folds)
-    sizes: dict[str, int] = {}
-    for case in cases:
-        sizes[case.writer or ""] = sizes.get(case.writer or "", 0) + 1
+    return folds_of_writers([c.writer or "" for c in cases], folds)
+
+
+def folds_of_writers(writers: Sequence[str], folds: int) -> list[int]:
+    """The fold of each note's writer: writers go to the lightest fold, most notes first."""
+    sizes = Counter(writers)
     load = [0] * folds
     fold_of_writer: dict[str, int] = {}
     for writer in sorted(sizes, key=lambda w: (-sizes[w], w)):
         lightest = load.index(min(load))
         fold_of_writer[writer] = lightest
         load[lightest] += sizes[writer]
-    return [fold_of_writer[c.writer or ""] for c in cases]
+    return [fold_of_writer[w] for w in writers]
 
 
 @dataclass
@@ -273,20 +277,29 @@ def _fingerprint(cases: list[LabeledCase]) -> str:
 
 def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], version: str,  # noqa: ANN001
                 folds: int = 5, sources: dict[str, str] | None = None,
-                tune: tuple[list[LabeledCase], list[dict[str, Any]]] | None = None) -> TrainingReport:
+                tune: tuple[list[LabeledCase], list[dict[str, Any]]] | None = None,
+                fold_readers: Sequence[Any] | None = None) -> TrainingReport:
     """Fit the heads on `cases`. Thresholds and calibrators come from out-of-fold outputs
     (folds by writer, or by client when no note names its writer), so they are tuned on notes
-    the heads did not see."""
+    the heads did not see. With a goal reader, the head that combines it with the status head
+    is fitted on `tune` (a split neither learned from) or, given `fold_readers` (reader k
+    fine-tuned without the writers of fold k of `folds_of_writers(writers, len(fold_readers))`),
+    on out-of-fold readings of `cases` themselves."""
     notes = pipeline.analyse_many([c.note.text for c in cases])
     per_case = [_case_rows(pipeline, c, n) for c, n in zip(cases, notes)]
     fold_of = writer_folds(cases, folds)
+    final_reader = pipeline.goal_reader
+    reader_fold_of = folds_of_writers([c.writer or "" for c in cases], len(fold_readers)) if fold_readers else None
     outputs: list[Any] = [None] * len(cases)
     for fold in range(folds):
         heads = _fit_heads(_merge([r for r, f in zip(per_case, fold_of) if f != fold]))
         fold_model = TrainedModel(**heads, status=None, domain_note=None, flag_note=None, thresholds=Thresholds(),
                                   calibrators={}, metadata={})
         for i in (i for i, f in enumerate(fold_of) if f == fold):
+            if reader_fold_of:
+                pipeline.goal_reader = fold_readers[reader_fold_of[i]]
             outputs[i] = pipeline.head_outputs(notes[i], cases[i].plan, fold_model)
+    pipeline.goal_reader = final_reader
     oof = _OutOfFold(pipeline, cases, gold, notes, outputs)
     status_head, goal_calibrator = _fit_status_head(oof, fold_of, folds)
     oof.note_heads = NoteHeads(status=status_head, domain_note=_fit_domain_note_head(oof),
@@ -308,7 +321,11 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
                 "level_segments": len(rows["lvl_y"]), "segments": int(sum(len(x) for x in rows["seg_x"]))}
     predictions = [prediction_json(c.id, r) for c, r in zip(cases, oof.predictions(thresholds, calibrators))]
     cross_validated = score_predictions(gold, predictions)
-    if pipeline.goal_reader is not None and tune:
+    if pipeline.goal_reader is not None and fold_readers:
+        model, tuned = _fit_combiner(pipeline, model, cases, gold, notes, outputs, fold_of)
+        model = replace(model, metadata={**model.metadata, "reader_folds": len(fold_readers)})
+        cross_validated = {**cross_validated, **{f"oof_{k}": v for k, v in tuned.items()}}
+    elif pipeline.goal_reader is not None and tune:
         model, tuned = fit_reader_status(pipeline, model, *tune, folds=folds)
         cross_validated = {**cross_validated, **{f"tune_{k}": v for k, v in tuned.items()}}
     return TrainingReport(model=model, cross_validated=cross_validated, examples=examples,
@@ -323,8 +340,15 @@ def fit_reader_status(pipeline, model: TrainedModel, cases: list[LabeledCase], g
     from folds by writer within `cases`."""
     notes = pipeline.analyse_many([c.note.text for c in cases])
     outputs = [pipeline.head_outputs(n, c.plan, model) for c, n in zip(cases, notes)]
+    return _fit_combiner(pipeline, model, cases, gold, notes, outputs, writer_folds(cases, folds))
+
+
+def _fit_combiner(pipeline, model: TrainedModel, cases: list[LabeledCase], gold: list[dict[str, Any]],  # noqa: ANN001
+                  notes: list[AnalysedNote], outputs: list[Any],
+                  fold_of: list[int]) -> tuple[TrainedModel, dict[str, Any]]:
+    """The combining head on head outputs that carry the reader's readings, its calibrator and
+    figures from `fold_of`'s folds."""
     features, statuses, owners = _reader_rows(model, cases, outputs)
-    fold_of = writer_folds(cases, folds)
     confidences, right = [], []
     held_out: list[Any] = [None] * len(cases)
     for fold in sorted(set(fold_of)):

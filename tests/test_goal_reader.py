@@ -185,3 +185,45 @@ def test_goal_reader_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert load_goal_reader(None, folder=tmp_path) is None  # no artifact there
     with pytest.raises(ModelError):
         load_goal_reader(True, folder=tmp_path)
+
+
+@pytest.mark.slow
+def test_train_fits_the_combining_head_on_out_of_fold_readings(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`casenotes train --train-reader --reader-folds` on a tiny slice: the model it writes is
+    fitted to the reader it wrote, and a pipeline pointed at both reads a note with them."""
+    from typer.testing import CliRunner
+
+    from casenotes.cli import app
+    from casenotes.pipeline import Pipeline
+    from casenotes.reading.goal_reader import GoalReader
+    from casenotes.schema import Goal, Plan
+    from tests.test_learning_curve import DATA, first_notes
+
+    train, reader, model = tmp_path / "train.jsonl", tmp_path / "reader", tmp_path / "model.json"
+    train.write_text("\n".join(first_notes(DATA / "by-writer" / "train.jsonl", 3, 2, 3)) + "\n")
+    result = CliRunner().invoke(app, ["train", "--data", str(train), "--train-reader", "--goal-reader", str(reader),
+                                      "--reader-folds", "2", "--reader-epochs", "1", "--folds", "3",
+                                      "--out", str(model)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(model.read_text())
+    assert "reader_status" in written["heads"]
+    assert written["metadata"]["goal_reader"] == GoalReader(reader, threads=1).version
+    assert written["metadata"]["reader_folds"] == 2
+    monkeypatch.setenv("CASENOTES_GOAL_READER", str(reader))
+    pipeline = Pipeline.load(model_path=str(model))
+    assert pipeline.model_version.endswith(GoalReader(reader, threads=1).version)
+    scored = pipeline.score("Cl signed a lease for a 1BR and moved in today.",
+                            Plan(goals=(Goal(goal_id="G1", text="Move into permanent housing", domain="housing"),)))
+    assert [g.goal_id for g in scored.goals] == ["G1"]
+
+
+def test_train_refuses_a_goal_reader_with_nothing_to_fit_its_combination_on(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from casenotes.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none.jsonl"), "--goal-reader",
+                                      str(tmp_path), "--out", str(tmp_path / "model.json")])
+    assert result.exit_code != 0
+    assert "--reader-folds" in result.output and not (tmp_path / "model.json").exists()

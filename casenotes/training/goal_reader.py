@@ -34,7 +34,7 @@ from casenotes.training.fine_tune import (
     base_model_dir, base_version, export_onnx, fine_tune, quantize_int8, read_jsonl,
 )
 
-__all__ = ["Pair", "TrainSettings", "build_pairs", "train_goal_reader"]
+__all__ = ["Pair", "TrainSettings", "build_pairs", "train_fold_readers", "train_goal_reader"]
 
 _log = logging.getLogger(__name__)
 
@@ -162,6 +162,28 @@ def train_goal_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
     (out / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=1, sort_keys=True) + "\n")
     log(f"wrote {out} ({time.perf_counter() - started:.0f}s)")
     return out
+
+
+def train_fold_readers(train_paths: Sequence[str | Path], out_dir: str | Path, folds: int,
+                       settings: TrainSettings | None = None,
+                       log: Callable[[str], None] | None = None) -> list[Path]:
+    """One reader per fold of writers (`casenotes.train.folds_of_writers`), each fine-tuned on
+    the notes of the other folds: their readings of a fold's notes are out of fold, for fitting
+    what combines the reader with the heads on the training notes themselves."""
+    from casenotes.train import folds_of_writers
+
+    rows = read_jsonl(train_paths)
+    fold_of = folds_of_writers([row.get("writer") or "" for row in rows], folds)
+    folders = []
+    for fold in range(folds):
+        folder = Path(out_dir) / f"fold-{fold}"
+        folder.mkdir(parents=True, exist_ok=True)
+        subset = folder / "train.jsonl"
+        subset.write_text("".join(json.dumps(row) + "\n" for row, f in zip(rows, fold_of) if f != fold),
+                          encoding="utf-8")
+        folders.append(train_goal_reader([subset], folder, settings, log))
+        subset.unlink()
+    return folders
 
 
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - a manual entry point

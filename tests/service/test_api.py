@@ -42,7 +42,9 @@ def test_api_scores_a_note_on_arrival_with_exact_citations(client, tokens):
     body = response.json()
     assert {g["goal_id"] for g in body["goals"]} == {"G1", "G2"}
     housing = next(g for g in body["goals"] if g["goal_id"] == "G1")
-    assert housing["status"] in ("achieved", "improving")
+    # Which status the reader gives is the reading's business (tests/test_pipeline.py pins it);
+    # here: the note speaks to the goal, and the answer carries cited words and a confidence.
+    assert housing["status"] != "not-addressed"
     assert housing["citations"] and 0 <= housing["confidence"] <= 1
     for result in body["goals"] + body["domains"] + body["flags"]:
         for citation in result["citations"]:
