@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run test eval train context-bench
+.PHONY: setup run test test-fast eval train context-bench
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ run: setup
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# The inner loop: no real model (loading it is an error here), nothing marked slow or system.
+test-fast: setup
+	CASENOTES_NO_MODEL=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not model and not system" -q
 
 eval: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/by-writer/test.jsonl --report eval/reports/by-writer-test

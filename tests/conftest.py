@@ -19,6 +19,27 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def pytest_configure(config):
+    """Under `make test-fast` (CASENOTES_NO_MODEL=1) loading the packaged model is an error,
+    so a test that needs it and is not marked `model` or `slow` fails loudly instead of
+    slowing the inner loop."""
+    if os.environ.get("CASENOTES_NO_MODEL") == "1":
+        import casenotes.embed
+
+        def refuse() -> str:
+            raise RuntimeError("this run loads no real model (make test-fast): mark the test `model`")
+
+        casenotes.embed._packaged_model_path = refuse
+
+
+def pytest_collection_modifyitems(items):
+    """A test that reads with the real pipeline is marked `model`: `make test-fast` leaves
+    those out, with the `slow` and `system` ones."""
+    for item in items:
+        if "pipeline" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
+
+
 @pytest.fixture(scope="session")
 def pipeline():
     from casenotes.pipeline import Pipeline

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import DATA
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 def test_backfill_on_ray_stores_each_note_once(tmp_path):

@@ -41,6 +41,7 @@ def test_cli_predict_missing_file_is_a_message(tmp_path):
     assert result.exit_code == 2 and "no such file" in result.output
 
 
+@pytest.mark.model
 def test_cli_predictions_score_the_same_as_eval_check(tmp_path, test_split, eval_check):
     sample = test_split[:12]
     source = tmp_path / "gold.jsonl"

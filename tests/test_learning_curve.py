@@ -117,6 +117,7 @@ def first_notes(path, writers: int, clients: int, notes: int) -> list[str]:
     return picked
 
 
+@pytest.mark.model
 def test_cli_learning_curve_writes_one_row_per_fraction_and_the_baselines(tmp_path):
     train, dev, out = tmp_path / "train.jsonl", tmp_path / "dev.jsonl", tmp_path / "curve.md"
     train.write_text("\n".join(first_notes(DATA / "by-writer" / "train.jsonl", 3, 2, 2)) + "\n")

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from tests.service.live import free_port, server_environment, wait_until_healthy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 NOTES = 40
 THREADS = 4

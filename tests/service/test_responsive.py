@@ -19,7 +19,7 @@ import httpx
 import pytest
 from tests.service.live import free_port, server_environment, wait_until_healthy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 HEALTHZ_BOUND_SECONDS = 1.0  # the issue asks for 100 ms; generous for a shared test machine
 CLIENT = "C-responsive-1"

@@ -14,7 +14,7 @@ import pytest
 from tests.service.conftest import _fresh_postgres_database
 from tests.service.live import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 CASENOTES = str(Path(sys.executable).with_name("casenotes"))
 LIMIT = 40
 METRICS_TOKEN = "scraper-" + "m" * 24
