@@ -185,20 +185,22 @@ class Pipeline:
                                    analysis.contexts, analysis.segments)
         goals = [(view, self._goal_evidence(analysis, view, model, domain_probs)) for view in views]
         if self.goal_reader is not None:
-            goals = self._with_reading(analysis, goals)
+            goals = self._with_reading(analysis, goals, model.thresholds.relevance)
         return HeadOutputs(goals=goals, domains=domains, flags=flags)
 
-    def _with_reading(self, analysis: AnalysedNote,
-                      goals: list[tuple[GoalView, GoalEvidence]]) -> list[tuple[GoalView, GoalEvidence]]:
+    def _with_reading(self, analysis: AnalysedNote, goals: list[tuple[GoalView, GoalEvidence]],
+                      relevant: float) -> list[tuple[GoalView, GoalEvidence]]:
         """The goal reader's probabilities beside the heads' evidence: it reads, per goal, only the
-        segments nearest the goal by embedding (its artifact's `prefilter_k`)."""
+        segments nearest the goal by embedding (its artifact's `prefilter_k`) and those the
+        relevance head finds `relevant`, so a plain sentence the embedding ranks third is read."""
         views = [view for view, _ in goals]
         k = self.goal_reader.config.prefilter_k
         candidates = None
         if k and len(analysis.segments) > k:
             similarity = cosine_matrix(analysis.vectors, np.array([v.vector for v in views]))
-            candidates = [sorted(int(i) for i in np.argsort(-similarity[:, g], kind="stable")[:k])
-                          for g in range(len(views))]
+            candidates = [sorted({int(i) for i in np.argsort(-similarity[:, g], kind="stable")[:k]}
+                                 | {int(i) for i in np.flatnonzero(evidence.relevance >= relevant)})
+                          for g, (_, evidence) in enumerate(goals)]
         probs = self.goal_reader.read_note(analysis.segments, [v.goal.text for v in views], candidates)
         return [(view, replace(evidence, reader=p, reader_gated=~evidence.asserted))
                 for (view, evidence), p in zip(goals, probs)]

@@ -45,9 +45,6 @@ def test_pipeline_reads_a_job_setback(pipeline, note):
 
 # Known misses of the packaged model, kept visible: strict, so a model that fixes
 # one makes its test fail until the mark is removed.
-@pytest.mark.xfail(strict=True, reason=(
-    "known miss of 0.2.0 with the goal reader: it reads 'but has now moved out.' and 'Housing secured.' as "
-    "no-change for a move-in goal, and the combining head follows it (the heads alone say achieved)"))
 def test_pipeline_reads_a_signed_lease_beside_an_old_eviction_notice_as_achieved(pipeline):
     note = ("D: Met cl at the office. Cl signed a lease for a 1BR apartment on Elm St today. "
             "Cl received a 3-day eviction notice at the motel last week but has now moved out.\n"
