@@ -12,7 +12,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-__all__ = ["Calibrator", "LinearHead", "fit_calibrator", "fit_head"]
+__all__ = ["Calibrator", "LinearHead", "fit_calibrator", "fit_head", "in_order"]
 
 HeadKind = Literal["softmax", "one-vs-rest"]
 
@@ -90,6 +90,15 @@ def fit_head(features: np.ndarray, labels: Sequence[str] | np.ndarray, *, kind: 
     model.fit(scaled, np.asarray(labels))
     return LinearHead(tuple(str(c) for c in model.classes_), "softmax", mean, scale,
                       model.coef_, model.intercept_)
+
+
+def in_order(probs: np.ndarray, classes: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """(n, len(names)) probabilities from a head's (n, len(classes)) ones, columns in the order
+    of `names`; a name the head never saw in training (a small slice) has probability 0."""
+    ordered = np.zeros((len(probs), len(names)))
+    for column, name in enumerate(classes):
+        ordered[:, list(names).index(name)] = probs[:, column]
+    return ordered
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from casenotes.features import (
     relevance_features, segment_features,
 )
 from casenotes.match import RubricAnchors, cosine_matrix
+from casenotes.heads import in_order
 from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
 from casenotes.schema import DEFAULT_MAX_NOTE_CHARS, DOMAINS, ContextLabels, Note, NoteResult, Plan
 from casenotes.score import (
@@ -36,6 +37,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Control, format and separator characters; every whitespace character is one of them.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_LEVELS = ("1", "2", "3", "4", "5")  # the level head's classes
 
 
 @dataclass(frozen=True)
@@ -164,16 +166,19 @@ class Pipeline:
         return self.decide(note, analysis, self.head_outputs(analysis, plan), NoteHeads.of(model),
                            model.thresholds, model.calibrators)
 
-    def head_outputs(self, analysis: AnalysedNote, plan: Plan, model: TrainedModel | None = None) -> HeadOutputs:
-        """Every trained head's output for one note and plan: what the decisions are made from."""
+    def head_outputs(self, analysis: AnalysedNote, plan: Plan, model: TrainedModel | None = None,
+                     goal_reader=None) -> HeadOutputs:  # noqa: ANN001
+        """Every trained head's output for one note and plan: what the decisions are made from.
+        `goal_reader` reads in place of the pipeline's own (training reads with fold readers)."""
         model = model or self._require_model()
+        goal_reader = goal_reader or self.goal_reader
         segment_matrix = segment_features(analysis)
         views = self.goal_views(plan)
-        levels = np.zeros((len(DOMAINS), len(analysis.segments), 5))
+        levels = np.zeros((len(DOMAINS), len(analysis.segments), len(_LEVELS)))
         if analysis.segments:  # a level never seen in training keeps probability 0
-            columns = [int(c) - 1 for c in model.level.classes]
             for k in range(len(DOMAINS)):
-                levels[k][:, columns] = model.level.predict_proba(level_features(analysis, k))
+                levels[k] = in_order(model.level.predict_proba(level_features(analysis, k)), model.level.classes,
+                                     _LEVELS)
         domain_probs = model.domain.predict_proba(segment_matrix)
         domains = DomainEvidence(
             probs=domain_probs, levels=levels,
@@ -184,26 +189,9 @@ class Pipeline:
         flags = FlagEvidence.build(model.flag.predict_proba(segment_matrix), analysis.flag_cue_hits,
                                    analysis.contexts, analysis.segments)
         goals = [(view, self._goal_evidence(analysis, view, model, domain_probs)) for view in views]
-        if self.goal_reader is not None:
-            goals = self._with_reading(analysis, goals, model.thresholds.relevance)
+        if goal_reader is not None:
+            goals = _with_reading(goal_reader, analysis, goals, model.thresholds.relevance)
         return HeadOutputs(goals=goals, domains=domains, flags=flags)
-
-    def _with_reading(self, analysis: AnalysedNote, goals: list[tuple[GoalView, GoalEvidence]],
-                      relevant: float) -> list[tuple[GoalView, GoalEvidence]]:
-        """The goal reader's probabilities beside the heads' evidence: it reads, per goal, only the
-        segments nearest the goal by embedding (its artifact's `prefilter_k`) and those the
-        relevance head finds `relevant`, so a plain sentence the embedding ranks third is read."""
-        views = [view for view, _ in goals]
-        k = self.goal_reader.config.prefilter_k
-        candidates = None
-        if k and len(analysis.segments) > k:
-            similarity = cosine_matrix(analysis.vectors, np.array([v.vector for v in views]))
-            candidates = [sorted({int(i) for i in np.argsort(-similarity[:, g], kind="stable")[:k]}
-                                 | {int(i) for i in np.flatnonzero(evidence.relevance >= relevant)})
-                          for g, (_, evidence) in enumerate(goals)]
-        probs = self.goal_reader.read_note(analysis.segments, [v.goal.text for v in views], candidates)
-        return [(view, replace(evidence, reader=p, reader_gated=~evidence.asserted))
-                for (view, evidence), p in zip(goals, probs)]
 
     def decide(self, note: Note, analysis: AnalysedNote, outputs: HeadOutputs, note_heads: NoteHeads,
                thresholds: Thresholds, calibrators: dict) -> NoteResult:
@@ -228,7 +216,7 @@ class Pipeline:
         shape = goal_shape(analysis, view)
         return GoalEvidence(
             relevance=relevance[:, 1] if relevance.size else np.zeros(0),
-            direction=_in_directions_order(direction, model.direction.classes),
+            direction=in_order(direction, model.direction.classes, DIRECTIONS),
             asserted=np.array([_asserted_for(view, c) for c in analysis.contexts], dtype=bool),
             action_done=shape[:, 0], short_of_target=shape[:, 3],
             in_plan=np.array([s.section == "plan" for s in analysis.segments], dtype=bool),
@@ -249,13 +237,22 @@ def _check_model_matches(model: TrainedModel | None) -> None:
                          f"{model.metadata.get('features')!r}, this code computes {expected!r}; run `casenotes train`")
 
 
-def _in_directions_order(probs: np.ndarray, classes) -> np.ndarray:  # noqa: ANN001
-    """(n, 4) direction probabilities in DIRECTIONS order; a direction the head never saw in
-    training (a small training slice) has probability 0."""
-    ordered = np.zeros((len(probs), len(DIRECTIONS)))
-    for column, name in enumerate(classes):
-        ordered[:, DIRECTIONS.index(name)] = probs[:, column]
-    return ordered
+def _with_reading(goal_reader, analysis: AnalysedNote, goals: list[tuple[GoalView, GoalEvidence]],  # noqa: ANN001
+                  relevant: float) -> list[tuple[GoalView, GoalEvidence]]:
+    """The goal reader's probabilities beside the heads' evidence: it reads, per goal, only the
+    segments nearest the goal by embedding (its artifact's `prefilter_k`) and those the
+    relevance head finds `relevant`, so a plain sentence the embedding ranks third is read."""
+    views = [view for view, _ in goals]
+    k = goal_reader.config.prefilter_k
+    candidates = None
+    if k and len(analysis.segments) > k:
+        similarity = cosine_matrix(analysis.vectors, np.array([v.vector for v in views]))
+        candidates = [sorted({int(i) for i in np.argsort(-similarity[:, g], kind="stable")[:k]}
+                             | {int(i) for i in np.flatnonzero(evidence.relevance >= relevant)})
+                      for g, (_, evidence) in enumerate(goals)]
+    probs = goal_reader.read_note(analysis.segments, [v.goal.text for v in views], candidates)
+    return [(view, replace(evidence, reader=p, reader_gated=~evidence.asserted))
+            for (view, evidence), p in zip(goals, probs)]
 
 
 def _check_reader_matches(model: TrainedModel | None, goal_reader) -> None:  # noqa: ANN001

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from casenotes.heads import Calibrator, LinearHead
+from casenotes.heads import Calibrator, LinearHead, in_order
 from casenotes.model import Thresholds
 from casenotes.reading.flag_rules import rule_gates
 from casenotes.reading.reader_summary import RELEVANT, combined_features, reader_citations, reader_relevance
@@ -155,9 +155,7 @@ def _with_house_rules(raw: np.ndarray, classes, ongoing: bool, may_change: bool)
     """A head's status probabilities in STATUSES order, normalised, after the house rules: an
     ongoing goal is never achieved (that mass goes to improving), and without a segment that
     may move the goal a change is no change."""
-    probs = np.zeros(len(STATUSES))
-    for column, name in enumerate(classes):
-        probs[STATUSES.index(name)] = raw[column]
+    probs = in_order(raw[None, :], classes, STATUSES)[0]
     if ongoing:
         probs[STATUSES.index("improving")] += probs[STATUSES.index("achieved")]
         probs[STATUSES.index("achieved")] = 0.0

@@ -199,23 +199,29 @@ def _fit_domain_note_head(oof: _OutOfFold) -> LinearHead:
                     balanced=False)
 
 
-def _fit_status_head(oof: _OutOfFold, fold_of: list[int], folds: int) -> tuple[LinearHead, Calibrator]:
+def _fit_status_head(oof: _OutOfFold, fold_of: list[int]) -> tuple[LinearHead, Calibrator]:
     """The status head on out-of-fold goal summaries, and a calibrator from its own
     out-of-fold probabilities (a second round of the same client folds)."""
     features, statuses, owners = oof.goal_rows()
-    statuses_array = np.array(statuses)
-    confidences, right = [], []
-    for fold in range(folds):
+    head, calibrator, _ = _held_out_fit(features, np.array(statuses), owners, fold_of, REGULARIZATION["status"])
+    return head, calibrator
+
+
+def _held_out_fit(features: np.ndarray, labels: np.ndarray, owners: list[int], fold_of: list[int],
+                  regularization: float) -> tuple[LinearHead, Calibrator, dict[int, LinearHead]]:
+    """A softmax head on every row; its calibrator from each fold's rows (rows belong to case
+    `owners[row]`) read by a head fitted without that fold; and those fold heads."""
+    confidences, right, fold_heads = [], [], {}
+    for fold in sorted(set(fold_of)):
         held = np.array([fold_of[o] == fold for o in owners])
         if held.all() or not held.any():
             continue
-        head = fit_head(features[~held], statuses_array[~held], regularization=REGULARIZATION["status"],
-                        balanced=False)
-        probs = head.predict_proba(features[held])
+        fold_heads[fold] = fit_head(features[~held], labels[~held], regularization=regularization, balanced=False)
+        probs = fold_heads[fold].predict_proba(features[held])
         confidences += probs.max(axis=1).tolist()
-        right += (np.array(head.classes)[probs.argmax(axis=1)] == statuses_array[held]).tolist()
-    head = fit_head(features, statuses_array, regularization=REGULARIZATION["status"], balanced=False)
-    return head, fit_calibrator(confidences, right)
+        right += (np.array(fold_heads[fold].classes)[probs.argmax(axis=1)] == labels[held]).tolist()
+    head = fit_head(features, labels, regularization=regularization, balanced=False)
+    return head, fit_calibrator(confidences, right), fold_heads
 
 
 def _tune_thresholds(oof: _OutOfFold) -> Thresholds:
@@ -288,7 +294,6 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
     notes = pipeline.analyse_many([c.note.text for c in cases])
     per_case = [_case_rows(pipeline, c, n) for c, n in zip(cases, notes)]
     fold_of = writer_folds(cases, folds)
-    final_reader = pipeline.goal_reader
     reader_fold_of = folds_of_writers([c.writer or "" for c in cases], len(fold_readers)) if fold_readers else None
     outputs: list[Any] = [None] * len(cases)
     for fold in range(folds):
@@ -296,12 +301,10 @@ def train_model(pipeline, cases: list[LabeledCase], gold: list[dict[str, Any]], 
         fold_model = TrainedModel(**heads, status=None, domain_note=None, flag_note=None, thresholds=Thresholds(),
                                   calibrators={}, metadata={})
         for i in (i for i, f in enumerate(fold_of) if f == fold):
-            if reader_fold_of:
-                pipeline.goal_reader = fold_readers[reader_fold_of[i]]
-            outputs[i] = pipeline.head_outputs(notes[i], cases[i].plan, fold_model)
-    pipeline.goal_reader = final_reader
+            reader = fold_readers[reader_fold_of[i]] if reader_fold_of else None
+            outputs[i] = pipeline.head_outputs(notes[i], cases[i].plan, fold_model, goal_reader=reader)
     oof = _OutOfFold(pipeline, cases, gold, notes, outputs)
-    status_head, goal_calibrator = _fit_status_head(oof, fold_of, folds)
+    status_head, goal_calibrator = _fit_status_head(oof, fold_of)
     oof.note_heads = NoteHeads(status=status_head, domain_note=_fit_domain_note_head(oof),
                                flag_note=_fit_flag_note_head(oof))
     thresholds = _tune_thresholds(oof)
@@ -349,23 +352,8 @@ def _fit_combiner(pipeline, model: TrainedModel, cases: list[LabeledCase], gold:
     """The combining head on head outputs that carry the reader's readings, its calibrator and
     figures from `fold_of`'s folds."""
     features, statuses, owners = _reader_rows(model, cases, outputs)
-    confidences, right = [], []
-    held_out: list[Any] = [None] * len(cases)
-    for fold in sorted(set(fold_of)):
-        held = np.array([fold_of[o] == fold for o in owners])
-        if held.all() or not held.any():
-            continue
-        head = fit_head(features[~held], statuses[~held], regularization=REGULARIZATION["reader_status"],
-                        balanced=False)
-        probs = head.predict_proba(features[held])
-        confidences += probs.max(axis=1).tolist()
-        right += (np.array(head.classes)[probs.argmax(axis=1)] == statuses[held]).tolist()
-        fold_model = replace(model, reader_status=head)
-        for i in (i for i, f in enumerate(fold_of) if f == fold):
-            held_out[i] = fold_model
-    head = fit_head(features, statuses, regularization=REGULARIZATION["reader_status"], balanced=False)
-    combined = replace(model, reader_status=head,
-                       calibrators={**model.calibrators, "goal": fit_calibrator(confidences, right)},
+    head, calibrator, fold_heads = _held_out_fit(features, statuses, owners, fold_of, REGULARIZATION["reader_status"])
+    combined = replace(model, reader_status=head, calibrators={**model.calibrators, "goal": calibrator},
                        metadata={**model.metadata, "goal_reader": pipeline.goal_reader.version,
                                  "reader_status_cases": len(cases)})
 
@@ -375,7 +363,8 @@ def _fit_combiner(pipeline, model: TrainedModel, cases: list[LabeledCase], gold:
         return score_predictions(gold, [prediction_json(c.id, r) for c, r in zip(cases, results)])
 
     heads_alone = figures([model] * len(cases))
-    with_reader = figures([m or combined for m in held_out])
+    with_reader = figures([replace(model, reader_status=fold_heads[f]) if f in fold_heads else combined
+                           for f in fold_of])
     keys = ("goal_status_macro_f1", "citation_f1")
     return combined, {**{f"heads_{k}": heads_alone[k] for k in keys}, **{f"reader_{k}": with_reader[k] for k in keys}}
 
