@@ -227,3 +227,25 @@ def test_train_refuses_a_goal_reader_with_nothing_to_fit_its_combination_on(tmp_
                                       str(tmp_path), "--out", str(tmp_path / "model.json")])
     assert result.exit_code != 0
     assert "--reader-folds" in result.output and not (tmp_path / "model.json").exists()
+
+
+def test_a_goal_reader_folder_named_in_the_environment_must_exist(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    from casenotes.errors import ModelError
+    from casenotes.reading.goal_reader import load_goal_reader
+
+    monkeypatch.setenv("CASENOTES_GOAL_READER", str(tmp_path / "missing"))
+    with pytest.raises(ModelError, match="no goal reader"):
+        load_goal_reader()
+
+
+@pytest.mark.parametrize("folds", ["1", "-2"])
+def test_train_refuses_reader_folds_that_leave_no_notes_to_train_on(tmp_path: Path, folds: str) -> None:
+    from typer.testing import CliRunner
+
+    from casenotes.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none.jsonl"), "--goal-reader",
+                                      str(tmp_path), "--reader-folds", folds, "--out", str(tmp_path / "model.json")])
+    assert result.exit_code != 0
+    assert "--reader-folds must be 0" in result.output and not (tmp_path / "model.json").exists()

@@ -207,7 +207,8 @@ def load_goal_reader(enabled: bool | None = None, encoder=None, folder: str | Pa
 
     setting = os.environ.get("CASENOTES_GOAL_READER", "on").strip()
     if folder is None and setting.lower() not in ("on", "1", "true", "yes", "off", "0", "false", "no"):
-        folder = setting
+        folder = setting  # a folder named on purpose: missing, it is an error, not the heads alone
+        enabled = True if enabled is None else enabled
     if enabled is None:
         if setting.lower() in ("off", "0", "false", "no"):
             return None
