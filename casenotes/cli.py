@@ -132,6 +132,10 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/trai
                                            help="Fit the combining head on --data itself, read by this many "
                                                 "goal readers each fine-tuned without one fold of writers "
                                                 "(instead of on --tune)."),
+          fold_reader_dir: Optional[Path] = typer.Option(None, "--fold-readers",
+                                                         help="Keep the fold readers in this folder and reuse "
+                                                              "those trained on the same notes and settings "
+                                                              "(default: a temporary folder)."),
           version: str = typer.Option("casenotes-heads-0.2.0", help="Version recorded in the model."),
           folds: int = typer.Option(5, help="Writer folds for tuning thresholds and calibration."),
           out_of_fold: Optional[Path] = typer.Option(None, "--oof", help="Write out-of-fold predictions here."),
@@ -165,7 +169,8 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/trai
         pipeline = Pipeline(encoder=encoder, rubric=load_rubric(rubric), model=None, goal_reader=goal_reader)
         sources = {"data": ", ".join(str(p) for p in train_paths), "tune": ", ".join(str(p) for p in tune_paths)}
         with tempfile.TemporaryDirectory(prefix="casenotes-reader-folds-") as scratch:
-            fold_readers = (_fold_readers(train_paths, Path(scratch), reader_folds, reader_epochs, encoder)
+            fold_dir = fold_reader_dir or Path(scratch)
+            fold_readers = (_fold_readers(train_paths, fold_dir, reader_folds, reader_epochs, encoder)
                             if goal_reader is not None and reader_folds else None)
             report = train_model(pipeline, cases, gold, version, folds=folds, sources=sources,
                                  tune=(tune[1], tune[0]) if tune else None, fold_readers=fold_readers)

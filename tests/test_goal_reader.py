@@ -174,6 +174,27 @@ def test_goal_reader_trains_on_a_tiny_slice_end_to_end(tmp_path: Path) -> None:
     assert np.allclose(probs[0], probs[1], atol=1e-5)
 
 
+@pytest.mark.slow
+def test_fold_readers_kept_in_a_folder_are_reused_only_for_the_same_notes_and_settings(tmp_path: Path) -> None:
+    from casenotes.training.goal_reader import TrainSettings, train_fold_readers
+    from tests.test_learning_curve import DATA, first_notes
+
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(first_notes(DATA / "by-writer" / "train.jsonl", 2, 2, 2)) + "\n")
+    tiny = TrainSettings(epochs=1, batch_size=4, max_steps=1, threads=1)
+    first: list[str] = []
+    folders = train_fold_readers([train], tmp_path / "folds", 2, tiny, log=first.append)
+    made = [(folder / "goal-reader.onnx").stat().st_mtime_ns for folder in folders]
+    again: list[str] = []
+    assert train_fold_readers([train], tmp_path / "folds", 2, tiny, log=again.append) == folders
+    assert sum("kept the reader" in line for line in again) == 2 and not any("loss" in line for line in again)
+    assert [(folder / "goal-reader.onnx").stat().st_mtime_ns for folder in folders] == made
+    changed: list[str] = []
+    train_fold_readers([train], tmp_path / "folds", 2, TrainSettings(epochs=1, batch_size=4, max_steps=1,
+                                                                     threads=1, seed=7), log=changed.append)
+    assert not any("kept the reader" in line for line in changed)
+
+
 def test_goal_reader_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from casenotes.errors import ModelError
     from casenotes.reading.goal_reader import load_goal_reader

@@ -169,21 +169,52 @@ def train_fold_readers(train_paths: Sequence[str | Path], out_dir: str | Path, f
                        log: Callable[[str], None] | None = None) -> list[Path]:
     """One reader per fold of writers (`casenotes.train.folds_of_writers`), each fine-tuned on
     the notes of the other folds: their readings of a fold's notes are out of fold, for fitting
-    what combines the reader with the heads on the training notes themselves."""
+    what combines the reader with the heads on the training notes themselves.
+
+    A fold reader already in `out_dir` that was trained on the same notes with the same
+    settings is kept, so a kept folder makes refitting the heads minutes instead of half an hour."""
     from casenotes.train import folds_of_writers
 
+    settings = settings or TrainSettings()
     rows = read_jsonl(train_paths)
     fold_of = folds_of_writers([row.get("writer") or "" for row in rows], folds)
     folders = []
     for fold in range(folds):
         folder = Path(out_dir) / f"fold-{fold}"
         folder.mkdir(parents=True, exist_ok=True)
+        lines = "".join(json.dumps(row) + "\n" for row, f in zip(rows, fold_of) if f != fold)
+        recipe = _fold_recipe(lines, settings)
+        if _is_trained_from(folder, recipe):
+            if log:
+                log(f"fold {fold}: kept the reader in {folder}")
+            folders.append(folder)
+            continue
+        (folder / _RECIPE_FILE).unlink(missing_ok=True)
         subset = folder / "train.jsonl"
-        subset.write_text("".join(json.dumps(row) + "\n" for row, f in zip(rows, fold_of) if f != fold),
-                          encoding="utf-8")
+        subset.write_text(lines, encoding="utf-8")
         folders.append(train_goal_reader([subset], folder, settings, log))
         subset.unlink()
+        (folder / _RECIPE_FILE).write_text(json.dumps(recipe, sort_keys=True), encoding="utf-8")
     return folders
+
+
+_RECIPE_FILE = "fold-recipe.json"
+
+
+def _fold_recipe(train_lines: str, settings: TrainSettings) -> dict:
+    """What a fold reader was made from: its notes' digest and the training settings."""
+    import hashlib
+    from dataclasses import asdict
+
+    return {"notes_sha256": hashlib.sha256(train_lines.encode("utf-8")).hexdigest(),
+            "settings": json.loads(json.dumps(asdict(settings), default=str))}
+
+
+def _is_trained_from(folder: Path, recipe: dict) -> bool:
+    recipe_file = folder / _RECIPE_FILE
+    if not (recipe_file.is_file() and (folder / ONNX_FILE).is_file() and (folder / CONFIG_FILE).is_file()):
+        return False
+    return json.loads(recipe_file.read_text(encoding="utf-8")) == recipe
 
 
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - a manual entry point
