@@ -21,10 +21,11 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes demo
 	@echo "admin token for the API and /ui (shown once): $$($(BIN)/casenotes token create --role admin --name make-run)"
+	@echo "review UI: http://127.0.0.1:8000/ui   API docs: http://127.0.0.1:8000/docs"
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes serve --host 127.0.0.1 --port 8000
 
 test: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The inner loop: no real model (loading it is an error here), nothing marked slow or system.
 test-fast: setup
@@ -34,7 +35,7 @@ eval: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/by-writer/test.jsonl --report eval/reports/by-writer-test
 
 train: setup
-	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/by-writer/train.jsonl --train-reader --reader-folds 3 --out models/casenotes-heads.json
+	HF_HUB_OFFLINE=1 $(BIN)/casenotes train --data eval/data/by-writer/train.jsonl --train-reader --reader-folds 3 --out casenotes/resources/models/casenotes-heads.json
 
 context-bench: setup
 	bash eval/context/setup_peers.sh

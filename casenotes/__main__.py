@@ -1,3 +1,3 @@
-from casenotes.cli import app
+from casenotes.cli.main import app
 
 app(prog_name="casenotes")

@@ -8,30 +8,43 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
-from casenotes.cues import concerns_family, content_words, is_ongoing_goal, reduces_problem
-from casenotes.embed import CachedEncoder, Encoder, default_encoder
+from casenotes.embed.encoder import CachedEncoder, Encoder, default_encoder
 from casenotes.errors import InvalidInput, ModelError, NoteTooLarge
-from casenotes.features import (
-    AnalysedNote, GoalView, RubricLexicon, direction_features, goal_shape, level_features,
-    relevance_features, segment_features,
+from casenotes.reading.features import (
+    AnalysedNote,
+    GoalView,
+    RubricLexicon,
+    direction_features,
+    goal_shape,
+    level_features,
+    relevance_features,
+    segment_features,
 )
-from casenotes.match import RubricAnchors, cosine_matrix
-from casenotes.heads import in_order
-from casenotes.model import NoteHeads, Thresholds, TrainedModel, load_model
-from casenotes.schema import DEFAULT_MAX_NOTE_CHARS, DOMAINS, ContextLabels, Note, NoteResult, Plan
-from casenotes.score import (
-    DIRECTIONS, DomainEvidence, FlagEvidence, GoalEvidence, decide_domains, decide_flags, decide_goal,
-    feature_signature, speaks_of_current_state,
+from casenotes.reading.heads import in_order
+from casenotes.reading.match import RubricAnchors, cosine_matrix
+from casenotes.reading.model import NoteHeads, Thresholds, TrainedModel, load_model
+from casenotes.reading.score import (
+    DIRECTIONS,
+    DomainEvidence,
+    FlagEvidence,
+    GoalEvidence,
+    decide_domains,
+    decide_flags,
+    decide_goal,
+    feature_signature,
+    speaks_of_current_state,
 )
-from casenotes.segment import Segmenter
-from casenotes.shorthand import expand_shorthand
+from casenotes.schema import DEFAULT_MAX_NOTE_CHARS, DOMAINS, Note, NoteResult, Plan, ScoredNote
+from casenotes.text.cues import concerns_family, content_words, is_ongoing_goal, reduces_problem
+from casenotes.text.segment import Segmenter
+from casenotes.text.shorthand import expand_shorthand
 
-__all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "ScoredNote", "check_note_text"]
+__all__ = ["DEFAULT_MAX_NOTE_CHARS", "HeadOutputs", "Pipeline", "check_note_text"]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -45,15 +58,6 @@ class HeadOutputs:
     goals: list[tuple[GoalView, GoalEvidence]]
     domains: DomainEvidence
     flags: FlagEvidence
-
-
-@dataclass(frozen=True)
-class ScoredNote:
-    """A result with what a store keeps beside it: each segment's context and embedding."""
-
-    result: NoteResult
-    contexts: list[ContextLabels]
-    vectors: np.ndarray
 
 
 def check_note_text(text: object, max_chars: int = DEFAULT_MAX_NOTE_CHARS, *, allow_blank: bool = True) -> str:
@@ -80,10 +84,10 @@ def _has_visible_character(text: str) -> bool:
 class Pipeline:
     """Scores notes. Thread-compatible for reads; build one per process and reuse it."""
 
-    def __init__(self, *, encoder: Encoder, rubric, model: TrainedModel | None,  # noqa: ANN001
-                 segmenter: Segmenter | None = None, context=None,  # noqa: ANN001
-                 max_note_chars: int = DEFAULT_MAX_NOTE_CHARS, goal_reader=None) -> None:  # noqa: ANN001
-        from casenotes.context import ContextAnalyzer
+    def __init__(self, *, encoder: Encoder, rubric, model: TrainedModel | None,
+                 segmenter: Segmenter | None = None, context=None,
+                 max_note_chars: int = DEFAULT_MAX_NOTE_CHARS, goal_reader=None) -> None:
+        from casenotes.text.context import ContextAnalyzer
 
         _check_model_matches(model)
         _check_reader_matches(model, goal_reader)
@@ -100,7 +104,7 @@ class Pipeline:
     @classmethod
     def load(cls, model_path: str | None = None, rubric: str = "self-sufficiency",
              rubric_dir: str | None = None, encoder: Encoder | None = None,
-             max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> "Pipeline":
+             max_note_chars: int = DEFAULT_MAX_NOTE_CHARS) -> Pipeline:
         from casenotes.rubric import load_rubric
 
         model = load_model(model_path)
@@ -167,7 +171,7 @@ class Pipeline:
                            model.thresholds, model.calibrators)
 
     def head_outputs(self, analysis: AnalysedNote, plan: Plan, model: TrainedModel | None = None,
-                     goal_reader=None) -> HeadOutputs:  # noqa: ANN001
+                     goal_reader=None) -> HeadOutputs:
         """Every trained head's output for one note and plan: what the decisions are made from.
         `goal_reader` reads in place of the pipeline's own (training reads with fold readers)."""
         model = model or self._require_model()
@@ -237,7 +241,7 @@ def _check_model_matches(model: TrainedModel | None) -> None:
                          f"{model.metadata.get('features')!r}, this code computes {expected!r}; run `casenotes train`")
 
 
-def _with_reading(goal_reader, analysis: AnalysedNote, goals: list[tuple[GoalView, GoalEvidence]],  # noqa: ANN001
+def _with_reading(goal_reader, analysis: AnalysedNote, goals: list[tuple[GoalView, GoalEvidence]],
                   relevant: float) -> list[tuple[GoalView, GoalEvidence]]:
     """The goal reader's probabilities beside the heads' evidence: it reads, per goal, only the
     segments nearest the goal by embedding (its artifact's `prefilter_k`) and those the
@@ -255,7 +259,7 @@ def _with_reading(goal_reader, analysis: AnalysedNote, goals: list[tuple[GoalVie
             for (view, evidence), p in zip(goals, probs)]
 
 
-def _check_reader_matches(model: TrainedModel | None, goal_reader) -> None:  # noqa: ANN001
+def _check_reader_matches(model: TrainedModel | None, goal_reader) -> None:
     if model is None or goal_reader is None or model.reader_status is None:
         return
     if model.goal_reader != goal_reader.version:
@@ -263,7 +267,7 @@ def _check_reader_matches(model: TrainedModel | None, goal_reader) -> None:  # n
                          f"not {goal_reader.version}; run `casenotes train`")
 
 
-def _reader_for(model: TrainedModel, encoder):  # noqa: ANN001, ANN202
+def _reader_for(model: TrainedModel, encoder):
     """The packaged goal reader when the model was fitted to one (and it is not switched off)."""
     if model.reader_status is None:
         return None
@@ -272,7 +276,7 @@ def _reader_for(model: TrainedModel, encoder):  # noqa: ANN001, ANN202
     return load_goal_reader(encoder=encoder)
 
 
-def _asserted_for(view: GoalView, context) -> bool:  # noqa: ANN001
+def _asserted_for(view: GoalView, context) -> bool:
     """News about the client's children counts for a goal that concerns them, and for a goal
     that brings a problem down the client's present denial of the problem is evidence
     ("denies any alcohol use since last contact")."""
@@ -283,7 +287,7 @@ def _asserted_for(view: GoalView, context) -> bool:  # noqa: ANN001
     return context.asserted
 
 
-def _with_plan_as_hypothetical(segments, contexts):  # noqa: ANN001, ANN202
+def _with_plan_as_hypothetical(segments, contexts):
     """What a Plan section says is intended, not done."""
     return [c.model_copy(update={"hypothetical": True}) if s.section == "plan" else c
             for s, c in zip(segments, contexts)]

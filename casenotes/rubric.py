@@ -1,6 +1,6 @@
 """Load and validate scoring rubrics (YAML): life domains with 1-5 level anchors, and risk flags.
 
-The default rubric ships as ``casenotes.rubrics/self-sufficiency.yaml``. A bad file raises
+The default rubric ships as ``casenotes/resources/rubrics/self-sufficiency.yaml``. A bad file raises
 ``RubricError`` naming the file, the domain or flag and the field path at fault, e.g.
 ``rubric x.yaml: domain 'housing': levels[2].examples: at least 3 examples required``.
 """
@@ -12,7 +12,6 @@ import json
 import os
 import re
 from functools import cached_property
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from casenotes.errors import RubricError
+from casenotes.resources import resource
 from casenotes.schema import DOMAINS, FLAG_TYPES, DomainName, FlagType
 
 __all__ = [
@@ -230,7 +230,7 @@ def _read_text(name_or_path: PathName, rubric_dir: PathName | None) -> tuple[str
         return _read_file(Path(value), value), value
     if not re.fullmatch(NAME_PATTERN, value):
         raise RubricError(f"rubric {value!r}: not a valid rubric name")
-    folder = files("casenotes.rubrics") if rubric_dir is None else Path(rubric_dir)
+    folder = resource("rubrics") if rubric_dir is None else Path(rubric_dir)
     return _read_file(folder / f"{value}.yaml", f"{value}.yaml"), f"{value}.yaml"
 
 

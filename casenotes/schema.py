@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # numpy only names a field's type here; importing the schema stays light
+    import numpy as np
 
 DEFAULT_MAX_NOTE_CHARS = 100_000  # characters a note may have
 
 __all__ = [
     "DOMAINS",
     "FLAG_TYPES",
-    "NOTE_FORMATS",
     "STATUSES",
     "Citation",
     "ContextLabels",
@@ -23,19 +26,11 @@ __all__ = [
     "Note",
     "NoteResult",
     "Plan",
+    "ScoredNote",
     "Segment",
     "confidence_band",
     "confidence_percent",
 ]
-
-STATUSES = ("improving", "worsening", "no-change", "achieved", "not-addressed")
-DOMAINS = (
-    "housing", "employment", "income", "food", "health", "mental_health",
-    "substance_use", "safety", "legal", "education", "transportation",
-    "childcare", "social_support", "life_skills",
-)
-FLAG_TYPES = ("safety", "crisis", "housing_loss", "legal", "disengagement")
-NOTE_FORMATS = ("narrative", "DAP", "SOAP", "BIRP", "GIRP", "contact")
 
 Status = Literal["improving", "worsening", "no-change", "achieved", "not-addressed"]
 DomainName = Literal[
@@ -45,6 +40,11 @@ DomainName = Literal[
 ]
 FlagType = Literal["safety", "crisis", "housing_loss", "legal", "disengagement"]
 NoteFormat = Literal["narrative", "DAP", "SOAP", "BIRP", "GIRP", "contact"]
+
+# Each vocabulary is written once, as its Literal; the tuples are read off it, in its order.
+STATUSES: tuple[str, ...] = get_args(Status)
+DOMAINS: tuple[str, ...] = get_args(DomainName)
+FLAG_TYPES: tuple[str, ...] = get_args(FlagType)
 ConfidenceBand = Literal["high", "medium", "low"]
 
 HIGH_CONFIDENCE_PERCENT = 70
@@ -111,7 +111,7 @@ class Segment(_Frozen):
     is_bullet: bool = False
 
     @model_validator(mode="after")
-    def _span_matches_text(self) -> "Segment":
+    def _span_matches_text(self) -> Segment:
         if self.end - self.start != len(self.text):
             raise ValueError("segment text length does not match its span")
         return self
@@ -167,3 +167,12 @@ class NoteResult(_Frozen):
     rubric_name: str
     rubric_version: str
     rubric_hash: str
+
+
+@dataclass(frozen=True)
+class ScoredNote:
+    """A result with what a store keeps beside it: each segment's context and embedding."""
+
+    result: NoteResult
+    contexts: list[ContextLabels]
+    vectors: np.ndarray

@@ -38,7 +38,7 @@ def assign_clients(cases: list[dict]) -> dict[str, str]:
     for case in cases:
         clients_by_program[case["program"]].add(case["client_id"])
     split_of = {}
-    for program, clients in sorted(clients_by_program.items()):
+    for _program, clients in sorted(clients_by_program.items()):
         ordered = sorted(clients, key=_order)
         n_dev = max(1, round(len(ordered) * SHARES[1][1]))
         n_test = max(1, round(len(ordered) * SHARES[2][1]))
@@ -56,7 +56,7 @@ def _read(folder: Path) -> list[dict]:
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _write(folder: Path, cases: list[dict], split_of_case) -> None:  # noqa: ANN001
+def _write(folder: Path, cases: list[dict], split_of_case) -> None:
     rows: dict[str, list[str]] = defaultdict(list)
     for case in sorted(cases, key=lambda c: (c["client_id"], c["note_date"], c["id"])):
         rows[split_of_case(case)].append(json.dumps(case, ensure_ascii=False))

@@ -24,12 +24,12 @@ def pytest_configure(config):
     so a test that needs it and is not marked `model` or `slow` fails loudly instead of
     slowing the inner loop."""
     if os.environ.get("CASENOTES_NO_MODEL") == "1":
-        import casenotes.embed
+        import casenotes.embed.encoder
 
         def refuse() -> str:
             raise RuntimeError("this run loads no real model (make test-fast): mark the test `model`")
 
-        casenotes.embed._packaged_model_path = refuse
+        casenotes.embed.encoder._packaged_model_path = refuse
 
 
 def pytest_collection_modifyitems(items):

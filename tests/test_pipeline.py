@@ -2,9 +2,9 @@
 
 import pytest
 
-from casenotes.dataset import plan_from_goals
 from casenotes.errors import InvalidInput, InvalidPlan, NoteTooLarge
 from casenotes.schema import Goal, Note, Plan
+from casenotes.shared_format import plan_from_goals
 
 HOUSING = Goal(goal_id="G1", text="Move into permanent housing by June 30", domain="housing")
 JOB = Goal(goal_id="G2", text="Obtain a full-time job paying at least $17/hr", domain="employment")
@@ -169,7 +169,7 @@ def test_pipeline_refuses_a_model_trained_for_other_features(pipeline):
 
 def test_pipeline_missing_model_file_is_a_clear_error(tmp_path):
     from casenotes.errors import ModelError
-    from casenotes.model import load_model
+    from casenotes.reading.model import load_model
 
     with pytest.raises(ModelError, match="no trained model"):
         load_model(tmp_path / "absent.json")

@@ -9,11 +9,11 @@ Decisions (pure functions, `decide_flags`): a note raises flag type k when any s
 probability reaches the type's threshold (tuned on dev for recall first, then precision);
 its citations are the segments over the threshold (the strongest, at most MAX_CITATIONS, in
 note order); its confidence is the note's best score through an isotonic calibrator fitted on
-dev. Optionally, the rule-based context gating of `casenotes.score.flag_is_gated` silences
+dev. Optionally, the rule-based context gating of `casenotes.reading.score.flag_is_gated` silences
 segments on top of the model (`gating="rules"`); whether it helps is decided by measurement
 and stored in the artifact's config.
 
-The artifact is a folder (default: `flag-reader/` inside `casenotes.models`):
+The artifact is a folder (default: `flag-reader/` inside `casenotes/resources/models`):
 
     flag-reader.onnx    the fine-tuned MiniLM + mean pooling + linear head; outputs `logits` (batch, 5)
     tokenizer.json      the base model's tokenizer
@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from casenotes.errors import ModelError
-from casenotes.heads import Calibrator
+from casenotes.reading.heads import Calibrator
 from casenotes.reading.onnx_classifier import clean_input, file_digest, load_tokenizer, open_session, pad_batch
+from casenotes.resources import resource
 from casenotes.schema import FLAG_TYPES, Citation, ContextLabels, Flag, Segment
 
 __all__ = [
@@ -80,8 +80,8 @@ def reader_inputs(segments: Sequence[Segment], style: str = "context") -> list[t
 
 def gating_matrix(segments: Sequence[Segment], contexts: Sequence[ContextLabels],
                   cue_hits: np.ndarray | None = None) -> np.ndarray:
-    """(n, 5) bool: the rule-based context gating of `casenotes.score.flag_is_gated` per segment and type."""
-    from casenotes.score import flag_is_gated
+    """(n, 5) bool: the rule-based context gating of `casenotes.reading.score.flag_is_gated` per segment and type."""
+    from casenotes.reading.score import flag_is_gated
 
     n = len(segments)
     hits = np.zeros((n, len(FLAG_TYPES))) if cue_hits is None else np.asarray(cue_hits)
@@ -144,7 +144,7 @@ class FlagReaderConfig:
 
 
 def default_artifact_dir() -> Path:
-    return Path(str(resources.files("casenotes.models").joinpath(ARTIFACT_DIR)))
+    return Path(str(resource("models", ARTIFACT_DIR)))
 
 
 def encode_inputs(tokenizer, inputs: Sequence[tuple[str, str | None]]) -> list[tuple[list[int], list[int]]]:

@@ -1,4 +1,4 @@
-"""Flag rules from the label conventions (/work/shared/eval-format.md) that context labels miss.
+"""Flag rules from the label conventions (the shared eval-format.md, beside the repository in ../shared) that context labels miss.
 
 Each rule names segments that raise no flag of a type even where a cue of that type matches:
 
@@ -13,7 +13,7 @@ Each rule names segments that raise no flag of a type even where a cue of that t
 
 A resolution or a confession gates a type only when none of the type's rubric cues is left
 once its own words are taken out: "Protective order granted after he choked her" still flags.
-`casenotes.score.flag_is_gated` calls `rule_gates`.
+`casenotes.reading.score.flag_is_gated` calls `rule_gates`.
 """
 
 from __future__ import annotations

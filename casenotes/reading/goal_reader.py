@@ -10,7 +10,7 @@ the first sequence; the second is the segment, optionally preceded by its sectio
 ("[plan]") and the previous segment, the segment itself marked ">> ... <<". Shorthand is spelled
 out as for the embeddings; offsets are untouched (the text is model input only).
 
-The artifact is a folder (default: `goal-reader/` inside `casenotes.models`):
+The artifact is a folder (default: `goal-reader/` inside `casenotes/resources/models`):
 
     goal-reader.onnx        the fine-tuned MiniLM + mean pooling + linear head; outputs `logits`
     tokenizer.json          the base model's tokenizer
@@ -20,15 +20,15 @@ The artifact is a folder (default: `goal-reader/` inside `casenotes.models`):
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from casenotes.errors import ModelError
 from casenotes.reading.onnx_classifier import clean_input, file_digest, load_tokenizer, open_session, pad_batch
+from casenotes.resources import resource
 from casenotes.schema import ContextLabels, Segment
 
 __all__ = ["ARTIFACT_DIR", "LABELS", "GoalReader", "PairStyle", "default_artifact_dir", "pair_text",
@@ -50,7 +50,7 @@ class PairStyle:
     mark: bool = True  # ">> segment <<"
 
     @classmethod
-    def named(cls, name: str) -> "PairStyle":
+    def named(cls, name: str) -> PairStyle:
         styles = {"context": cls(), "bare": cls(section=False, previous=False, mark=False)}
         if name not in styles:
             raise ModelError(f"unknown pair style {name!r}; expected one of {', '.join(styles)}")
@@ -86,10 +86,10 @@ def plan_as_hypothetical(segments: Sequence[Segment], contexts: Sequence[Context
 
 
 def default_artifact_dir() -> Path:
-    return Path(str(resources.files("casenotes.models").joinpath(ARTIFACT_DIR)))
+    return Path(str(resource("models", ARTIFACT_DIR)))
 
 
-def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]]):  # noqa: ANN001, ANN201
+def encode_pairs(tokenizer, pairs: Sequence[tuple[str, str]]):
     """(ids, type ids) per pair, as lists."""
     encodings = tokenizer.encode_batch([tuple(p) for p in pairs])
     return [(e.ids, e.type_ids) for e in encodings]
@@ -108,7 +108,7 @@ class ReaderConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ReaderConfig":
+    def from_json(cls, data: dict) -> ReaderConfig:
         data = dict(data)
         data["labels"] = tuple(data.get("labels", LABELS))
         return cls(**data)
@@ -146,7 +146,7 @@ class GoalReader:
         rows = encode_pairs(self._tokenizer, pairs)
         lengths = np.array([len(ids) for ids, _ in rows])
         logits = np.empty((len(rows), len(LABELS)), dtype=np.float32)
-        from casenotes.onnx_encoder import _buckets  # batches of similar length, as the encoder does
+        from casenotes.embed.onnx_backend import _buckets  # batches of similar length, as the encoder does
 
         for batch in _buckets(lengths, _BATCH):
             ids, mask, types = pad_batch([rows[i] for i in batch])
@@ -177,8 +177,8 @@ class GoalReader:
         """A `GoalResult` per goal (plan order): the reader's probabilities, then the decisions of
         casenotes.reading.goals with the artifact's dev-tuned thresholds. With both vectors given and
         a `prefilter_k` in the artifact, only each goal's k nearest segments are read."""
-        from casenotes.cues import concerns_family, is_ongoing_goal
         from casenotes.reading.goals import ReaderThresholds, decide_goal, gated_segments
+        from casenotes.text.cues import concerns_family, is_ongoing_goal
 
         candidates = None
         k = self.config.prefilter_k
@@ -198,7 +198,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def load_goal_reader(enabled: bool | None = None, encoder=None, folder: str | Path | None = None):  # noqa: ANN001, ANN201
+def load_goal_reader(enabled: bool | None = None, encoder=None, folder: str | Path | None = None):
     """The packaged goal reader, or None: when `enabled` is False, when it is None and
     `$CASENOTES_GOAL_READER` is `off`, or when it is None and no artifact is packaged.
     `$CASENOTES_GOAL_READER` may also name an artifact folder to read instead of the packaged

@@ -39,7 +39,7 @@ class ReaderThresholds:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "ReaderThresholds":
+    def from_json(cls, data: dict | None) -> ReaderThresholds:
         return cls(**data) if data else cls()
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from casenotes.errors import ModelError
-from casenotes.shorthand import expand_shorthand
+from casenotes.text.shorthand import expand_shorthand
 
 __all__ = ["clean_input", "file_digest", "load_tokenizer", "open_session", "pad_batch"]
 
@@ -23,7 +23,7 @@ def clean_input(text: str) -> str:
     return expand_shorthand(_CONTROL.sub(" ", text)).strip()
 
 
-def load_tokenizer(path: Path, max_length: int):  # noqa: ANN201 - tokenizers.Tokenizer
+def load_tokenizer(path: Path, max_length: int):
     """The tokenizer without padding (batches pad to their longest row), longest-first truncation."""
     from tokenizers import Tokenizer
 
@@ -49,7 +49,7 @@ def pad_batch(rows: Sequence[tuple[list[int], list[int]]], pad_id: int = 0) -> t
     return ids, mask, types
 
 
-def open_session(path: Path, threads: int | None, what: str):  # noqa: ANN201 - onnxruntime.InferenceSession
+def open_session(path: Path, threads: int | None, what: str):
     """A sequential CPU session of the graph at `path`; `what` names the reader in the error."""
     import onnxruntime as ort
 

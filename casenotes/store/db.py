@@ -56,7 +56,7 @@ def _make_sqlite_directory(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # pysqlite's own transaction handling is switched off so that BEGIN IMMEDIATE below
     # is the only one: writers then queue on the busy timeout instead of failing late.
     dbapi_connection.isolation_level = None
@@ -69,7 +69,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:  # noqa: ANN001
+def _sqlite_begin_immediate(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

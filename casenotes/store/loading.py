@@ -3,13 +3,13 @@ serial), then each note scored against the plan in force when it was written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from casenotes.dataset import LabeledCase
 from casenotes.errors import InvalidInput
+from casenotes.shared_format import LabeledCase
 from casenotes.store.repository import NoteFields, Repository
 
 __all__ = ["note_fields", "prepare_clients_and_plans"]

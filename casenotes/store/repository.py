@@ -8,30 +8,36 @@ and an object of another program is reported as `NotFound`, never as forbidden.
 from __future__ import annotations
 
 import hashlib
-import re
-import struct
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from sqlalchemy import Select, and_, delete, func, insert, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload, sessionmaker
 
 from casenotes.errors import InvalidInput, NotFound
-from casenotes.dataset import plan_from_goals
-from casenotes.pipeline import ScoredNote
 from casenotes.schema import Goal as GoalSpec
+from casenotes.schema import ScoredNote
+from casenotes.shared_format import plan_from_goals
+from casenotes.store.flag_queue import FlagQueue
+from casenotes.store.scope import is_current, visible
+from casenotes.store.segment_log import SegmentLog
 from casenotes.store.tables import (
-    AuditEntry, Client, FlagRow, Note, NoteRevision, Plan, PlanGoal, Result, Review, SegmentChange, SegmentRow,
+    AuditEntry,
+    Client,
+    FlagRow,
+    Note,
+    NoteRevision,
+    Plan,
+    PlanGoal,
+    Result,
+    Review,
+    SegmentRow,
     utcnow,
 )
 
-__all__ = ["FlagPage", "NoteFields", "Repository", "SegmentChangeLog", "text_sha256"]
-
-# Any constant works, as long as every writer of segment_change takes the same one.
-SEGMENT_LOG_LOCK = 0x5E6C4A6E
-_VECTOR_READ_CHUNK = 5_000
+__all__ = ["NoteFields", "Repository", "SegmentChangeLog", "text_sha256"]
 
 
 def text_sha256(text: str) -> str:
@@ -47,20 +53,17 @@ class NoteFields:
     author: str | None = None
 
 
-@dataclass(frozen=True)
-class FlagPage:
-    flags: list[FlagRow]
-    next_cursor: str | None
+class Repository(FlagQueue, SegmentLog):
+    """The client record's reads and writes; the flag queue's reads come from `FlagQueue`,
+    search support and the change log from `SegmentLog`."""
 
-
-class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def commit(self) -> None:
         self.session.commit()
 
-    def _lock(self, table, pk: int, missing: str) -> None:  # noqa: ANN001
+    def _lock(self, table, pk: int, missing: str) -> None:
         """Hold the row until commit (PostgreSQL; SQLite's write transactions hold the whole
         database already); `NotFound` with `missing` when it has been erased meanwhile."""
         if self.session.scalar(select(table.id).where(table.id == pk).with_for_update()) is None:
@@ -81,7 +84,7 @@ class Repository:
                 return client, True
             except IntegrityError:  # created by a concurrent request since the read above
                 client = self._client_for_update(client_id)
-        if client is None or not _visible(client.program, programs):
+        if client is None or not visible(client.program, programs):
             raise NotFound(f"no client {client_id!r}")
         client.program = program
         return client, False
@@ -94,7 +97,7 @@ class Repository:
         transaction holds the database already): plan writes and erasure then queue, not collide."""
         query = select(Client).where(Client.client_id == client_id)
         client = self.session.scalar(query.with_for_update() if lock else query)
-        if client is None or not _visible(client.program, programs):
+        if client is None or not visible(client.program, programs):
             raise NotFound(f"no client {client_id!r}")
         return client
 
@@ -134,7 +137,7 @@ class Repository:
                                  .with_for_update(read=True, key_share=True, of=Client))
             query = query.with_for_update(of=Note)
         note = self.session.scalar(query)
-        if note is None or not _visible(note.client.program, programs):
+        if note is None or not visible(note.client.program, programs):
             raise NotFound(f"no note {note_id!r}")
         return note
 
@@ -197,38 +200,12 @@ class Repository:
     def current_revisions(self, client: Client) -> list[tuple[Note, NoteRevision]]:
         """Each of the client's notes with its current revision, oldest note first."""
         rows = self.session.execute(
-            select(Note, NoteRevision).join(NoteRevision, _is_current(Note))
+            select(Note, NoteRevision).join(NoteRevision, is_current(Note))
             .where(Note.client_pk == client.id).order_by(Note.note_date, Note.id)
             .options(selectinload(NoteRevision.results), selectinload(NoteRevision.flags)))
         return [(note, revision) for note, revision in rows]
 
     # -- flags and reviews -------------------------------------------------------------
-
-    def flag_queue(self, *, programs: str | None, status: str | None = "open", flag_type: str | None = None,
-                   program: str | None = None, limit: int = 50, cursor: str | None = None) -> FlagPage:
-        query = _current_flags().options(_flag_owner())
-        if status:
-            query = query.where(FlagRow.status == status)
-        if flag_type:
-            query = query.where(FlagRow.type == flag_type)
-        if program:
-            query = query.where(Client.program == program)
-        if programs is not None:
-            query = query.where(Client.program == programs)
-        if cursor:
-            query = query.where(_after(*_decode_cursor(cursor)))
-        query = query.order_by(FlagRow.severity.desc(), FlagRow.confidence.desc(), FlagRow.note_date.desc(),
-                               FlagRow.id.desc()).limit(limit + 1)
-        flags = list(self.session.scalars(query))
-        more = len(flags) > limit
-        flags = flags[:limit]
-        return FlagPage(flags, _encode_cursor(flags[-1]) if more and flags else None)
-
-    def flag(self, flag_id: int, programs: str | None = None) -> FlagRow:
-        flag = self.session.scalar(_current_flags().where(FlagRow.id == flag_id).options(_flag_owner()))
-        if flag is None or not _visible(flag.revision.note.client.program, programs):
-            raise NotFound(f"no flag {flag_id}")
-        return flag
 
     def review_flag(self, flag: FlagRow, decision: str, comment: str | None, reviewer: str) -> FlagRow:
         self._lock(FlagRow, flag.id, f"no flag {flag.id}")  # an erasure since it was read: NotFound
@@ -245,7 +222,7 @@ class Repository:
             .where(Result.id == result_id)
             .options(contains_eager(Result.revision).contains_eager(NoteRevision.note).contains_eager(Note.client),
                      selectinload(Result.reviews)))
-        if result is None or not _visible(result.revision.note.client.program, programs):
+        if result is None or not visible(result.revision.note.client.program, programs):
             raise NotFound(f"no result {result_id}")
         return result
 
@@ -272,29 +249,7 @@ class Repository:
     def plan_by_pk(self, plan_pk: int | None) -> Plan | None:
         return self.session.get(Plan, plan_pk) if plan_pk is not None else None
 
-    # -- search support and erasure ----------------------------------------------------
-
-    def segment_vectors(self, after_id: int = 0, client: Client | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors) of current segments, newer than `after_id`, of one client or all."""
-        query = select(SegmentRow.id, SegmentRow.vector).join(NoteRevision).join(Note, _is_current(Note)) \
-            .where(SegmentRow.id > after_id).order_by(SegmentRow.id)
-        if client is not None:
-            query = query.where(Note.client_pk == client.id)
-        return _ids_and_vectors(self.session.execute(query).all())
-
-    def search_hits(self, segment_ids: list[int], programs: str | None,
-                    client_id: str | None = None) -> dict[int, tuple[SegmentRow, NoteRevision, Note, Client]]:
-        """The live, visible segments among `segment_ids`: deleted or out-of-scope ones drop out."""
-        if not segment_ids:
-            return {}
-        query = select(SegmentRow, NoteRevision, Note, Client).join(NoteRevision, SegmentRow.revision_pk == NoteRevision.id) \
-            .join(Note, and_(NoteRevision.note_pk == Note.id, NoteRevision.revision == Note.current_revision)) \
-            .join(Client, Note.client_pk == Client.id).where(SegmentRow.id.in_(segment_ids))
-        if programs is not None:
-            query = query.where(Client.program == programs)
-        if client_id is not None:
-            query = query.where(Client.client_id == client_id)
-        return {row[0].id: tuple(row) for row in self.session.execute(query)}
+    # -- erasure -----------------------------------------------------------------------
 
     def delete_client(self, client: Client) -> list[int]:
         """Erase the client and everything recorded about them; return the segment ids to unindex.
@@ -306,48 +261,6 @@ class Repository:
         self.log_segment_changes(segment_ids, "remove")
         self.session.expunge_all()
         return segment_ids
-
-    # -- the search index's change log -------------------------------------------------
-
-    def log_segment_changes(self, segment_ids: list[int], op: str) -> None:
-        """Record in this transaction that these segments became searchable (`add`) or stopped being so (`remove`).
-
-        Every index applies the log in `seq` order and remembers only the last seq it applied,
-        so a seq must never become visible before a smaller one: seq order has to be commit
-        order. SQLite gives that already, since every transaction begins IMMEDIATE and writers
-        run one at a time. PostgreSQL hands out sequence values at insert time, and two
-        transactions may commit in the other order; so here the transaction first takes a
-        transaction-scoped advisory lock, held until its commit is visible: the next writer
-        draws its seqs only after that. The lock is taken after everything else is flushed, so
-        it is held only for these inserts and the commit (scoring happened long before), and
-        no writer waits on a row lock while holding it. Tracking gaps in the seqs instead
-        would need a timeout to tell a slow transaction from a rolled-back one."""
-        if not segment_ids:
-            return
-        self.session.flush()
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(select(func.pg_advisory_xact_lock(SEGMENT_LOG_LOCK)))
-        now = utcnow()
-        self.session.execute(insert(SegmentChange), [{"segment_id": int(i), "op": op, "at": now}
-                                                     for i in segment_ids])
-
-    def segment_changes(self, after_seq: int, limit: int) -> list[tuple[int, int, str]]:
-        """(seq, segment id, op) of the changes after `after_seq`, oldest first, at most `limit`."""
-        query = select(SegmentChange.seq, SegmentChange.segment_id, SegmentChange.op) \
-            .where(SegmentChange.seq > after_seq).order_by(SegmentChange.seq).limit(limit)
-        return [(seq, segment_id, op) for seq, segment_id, op in self.session.execute(query)]
-
-    def last_segment_change(self) -> int:
-        return self.session.scalar(select(func.max(SegmentChange.seq))) or 0
-
-    def stored_vectors(self, segment_ids: list[int]) -> dict[int, np.ndarray]:
-        """The vectors of those of these segments still in the database, current or not."""
-        found: dict[int, np.ndarray] = {}
-        for start in range(0, len(segment_ids), _VECTOR_READ_CHUNK):
-            chunk = segment_ids[start:start + _VECTOR_READ_CHUNK]
-            rows = self.session.execute(select(SegmentRow.id, SegmentRow.vector).where(SegmentRow.id.in_(chunk)))
-            found.update((segment_id, np.frombuffer(vector, dtype=np.float32)) for segment_id, vector in rows)
-        return found
 
     # -- audit -------------------------------------------------------------------------
 
@@ -396,86 +309,11 @@ class SegmentChangeLog:
         return seq, ids, vectors
 
 
-def _ids_and_vectors(rows) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0), np.float32)
-    return ids, vectors
-
-
-def _visible(program: str, programs: str | None) -> bool:
-    return programs is None or program == programs
-
-
-def _is_current(note_entity):  # noqa: ANN001, ANN202
-    return and_(NoteRevision.note_pk == note_entity.id, NoteRevision.revision == note_entity.current_revision)
-
-
-def _current_flags() -> Select:
-    return (select(FlagRow).join(NoteRevision, FlagRow.revision_pk == NoteRevision.id)
-            .join(Note, _is_current(Note)).join(Client, Note.client_pk == Client.id))
-
-
-def _flag_owner():  # noqa: ANN202
-    """Fill each flag's revision, note and client from `_current_flags`' own joins: loaded
-    later, one erased in between would be None."""
-    return contains_eager(FlagRow.revision).contains_eager(NoteRevision.note).contains_eager(Note.client)
-
-
-def _after(severity: int, confidence: float, note_date: date, flag_pk: int):  # noqa: ANN202
-    """Flags that sort after the cursor in (severity, confidence, note_date, id) order, each descending."""
-    same_severity = FlagRow.severity == severity
-    same_confidence = and_(same_severity, FlagRow.confidence == confidence)
-    return or_(FlagRow.severity < severity,
-               and_(same_severity, FlagRow.confidence < confidence),
-               and_(same_confidence, FlagRow.note_date < note_date),
-               and_(same_confidence, FlagRow.note_date == note_date, FlagRow.id < flag_pk))
-
-
-# A cursor is the last flag's place in the queue's order: severity, confidence (the bits of
-# the float, below), note date (days after 0001-01-01) and id, as `severity_confidence_days_id`.
-# Every string of this form is a place in that order, so the API can publish the form as the
-# cursor's pattern and answer every cursor that matches it: one it did not issue pages on
-# from wherever it points.
-CURSOR_PATTERN = r"^[0-9]{1,4}_[0-9]{1,19}_[0-9]{1,7}_[0-9]{1,10}$"
-_CURSOR = re.compile(CURSOR_PATTERN)
-# The form before the queue ordered by confidence; its place in today's order is unknown.
-_OLD_CURSOR = re.compile(r"^[0-9]{1,4}_[0-9]{1,7}_[0-9]{1,10}$")
-_LAST_DAY = date.max.toordinal() - 1
-_LAST_ID = 2**31 - 1  # ids are 32-bit; past the last day or id, a cursor pages on from the last one
-_FULL_CONFIDENCE = struct.unpack("<Q", struct.pack("<d", 1.0))[0]
-
-
-def _confidence_key(confidence: float) -> int:
-    """The float's IEEE 754 bits as an integer. For floats from 0 to 1 these sort as the floats
-    do and give back the very same float, which a decimal rounding would not: flags tied on
-    confidence then page exactly. abs() turns a -0.0 into 0.0, the same in every comparison."""
-    return struct.unpack("<Q", struct.pack("<d", abs(confidence)))[0]
-
-
-def _confidence_from_key(key: int) -> float:
-    return struct.unpack("<d", struct.pack("<Q", min(key, _FULL_CONFIDENCE)))[0]
-
-
-def _encode_cursor(flag: FlagRow) -> str:
-    return f"{flag.severity}_{_confidence_key(flag.confidence)}_{flag.note_date.toordinal() - 1}_{flag.id}"
-
-
-def _decode_cursor(cursor: str) -> tuple[int, float, date, int]:
-    if _OLD_CURSOR.match(cursor):
-        raise InvalidInput("this cursor is from before the queue was ordered by confidence; "
-                           "start again from the first page")
-    if not _CURSOR.match(cursor):
-        raise InvalidInput("cursor is not one this service issued")
-    severity, confidence_key, days, flag_pk = (int(part) for part in cursor.split("_"))
-    return (severity, _confidence_from_key(confidence_key), date.fromordinal(min(days, _LAST_DAY) + 1),
-            min(flag_pk, _LAST_ID))
-
-
-def _spans(citations) -> list[list[int]]:  # noqa: ANN001
+def _spans(citations) -> list[list[int]]:
     return [[c.start, c.end] for c in citations]
 
 
-def _segment_row(segment, context, vector) -> SegmentRow:  # noqa: ANN001
+def _segment_row(segment, context, vector) -> SegmentRow:
     return SegmentRow(start=segment.start, end=segment.end, section=segment.section, negated=context.negated,
                       hypothetical=context.hypothetical, historical=context.historical,
                       other_experiencer=context.other_experiencer,

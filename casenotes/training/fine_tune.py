@@ -38,7 +38,7 @@ class Schedule(Protocol):
 
 
 class FineTuned:
-    def __init__(self, model, steps: int, loss_by_epoch: list[float]) -> None:  # noqa: ANN001
+    def __init__(self, model, steps: int, loss_by_epoch: list[float]) -> None:
         self.model = model
         self.steps = steps
         self.loss_by_epoch = loss_by_epoch
@@ -52,30 +52,30 @@ def read_jsonl(paths: Iterable[str | Path]) -> list[dict]:
 
 
 def base_model_dir() -> Path:
-    from casenotes.embed import _packaged_model_path
+    from casenotes.embed.encoder import _packaged_model_path
 
     return Path(_packaged_model_path())
 
 
 def base_version() -> str:
-    from casenotes.embed import _model_package_version
+    from casenotes.embed.encoder import _model_package_version
 
     return f"all-MiniLM-L6-v2@{_model_package_version()}"
 
 
-def _classifier_class():  # noqa: ANN202 - defined lazily: importing this module needs no torch
+def _classifier_class():
     import torch
 
     class MeanPooledClassifier(torch.nn.Module):
         """MiniLM over the input, mean pooling over real tokens, dropout, a linear head."""
 
-        def __init__(self, bert, outputs: int) -> None:  # noqa: ANN001
+        def __init__(self, bert, outputs: int) -> None:
             super().__init__()
             self.bert = bert
             self.dropout = torch.nn.Dropout(0.1)
             self.head = torch.nn.Linear(bert.config.hidden_size, outputs)
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN201
+        def forward(self, input_ids, attention_mask, token_type_ids):
             tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                                token_type_ids=token_type_ids).last_hidden_state
             weights = attention_mask.unsqueeze(-1).to(tokens.dtype)
@@ -85,7 +85,7 @@ def _classifier_class():  # noqa: ANN202 - defined lazily: importing this module
     return MeanPooledClassifier
 
 
-def fine_tune(encoded: Sequence[Row], targets: np.ndarray, outputs: int, loss_fn, schedule: Schedule,  # noqa: ANN001
+def fine_tune(encoded: Sequence[Row], targets: np.ndarray, outputs: int, loss_fn, schedule: Schedule,
               batches: Callable[[], Iterable[list[int]]], *, log: Callable[[str], None] | None = None,
               log_every: int = 20, started: float | None = None) -> FineTuned:
     """Train a MeanPooledClassifier with `outputs` logits on `encoded` rows against `targets`.
@@ -143,14 +143,14 @@ def fine_tune(encoded: Sequence[Row], targets: np.ndarray, outputs: int, loss_fn
     return FineTuned(model, step, history)
 
 
-def _freeze_lower_layers(model, frozen_layers: int) -> None:  # noqa: ANN001
+def _freeze_lower_layers(model, frozen_layers: int) -> None:
     for name, parameter in model.bert.named_parameters():
         frozen = name.startswith("embeddings.") or any(
             name.startswith(f"encoder.layer.{k}.") for k in range(frozen_layers))
         parameter.requires_grad_(not (frozen and frozen_layers >= 0))
 
 
-def export_onnx(model, target: Path, probes: Sequence[Row]) -> None:  # noqa: ANN001
+def export_onnx(model, target: Path, probes: Sequence[Row]) -> None:
     """The classifier to ONNX (fp32, dynamic batch and length), checked against torch on `probes`."""
     import onnxruntime as ort
     import torch

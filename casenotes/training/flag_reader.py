@@ -1,7 +1,7 @@
 """Fine-tuning the flag reader: every segment of the labeled notes, five sigmoid targets, a plain torch loop.
 
 A segment's target for flag type k is 1 when it hits the evidence of a gold flag of type k
-(the metrics' span rule, `casenotes.evaluate.spans_hit`), else 0. Every segment of every
+(the metrics' span rule, `casenotes.training.metrics.spans_hit`), else 0. Every segment of every
 training note is an example by default (the negatives are what teaches "No SI/HI", resolutions
 and plan lines; `easy_negatives` < 1 keeps only a sample of segments that are neither in a
 flagged note nor matched by a rubric cue, which trained worse); the loss weights positives per
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from casenotes.evaluate import evidence_span, spans_hit
 from casenotes.reading.flag_reader import (
     CONFIG_FILE,
     ONNX_FILE,
@@ -39,6 +38,7 @@ from casenotes.reading.flag_reader import (
 from casenotes.reading.onnx_classifier import load_tokenizer
 from casenotes.schema import FLAG_TYPES
 from casenotes.training.fine_tune import base_model_dir, base_version, export_onnx, fine_tune, read_jsonl
+from casenotes.training.metrics import evidence_span, spans_hit
 
 __all__ = ["Example", "FlagTrainSettings", "build_examples", "fit_decisions", "segment_targets",
            "train_flag_reader"]
@@ -90,7 +90,7 @@ def build_examples(cases: Sequence[dict], style: str = "context", segmenter=None
     """One example per segment of each labeled case. Positives and hard negatives (a segment
     of a note with a gold flag, or one a rubric flag cue matches: "No SI/HI", "warrant recalled")
     are all kept; of the easy negatives, the share `easy_negatives` (a seeded sample)."""
-    from casenotes.segment import Segmenter
+    from casenotes.text.segment import Segmenter
 
     segmenter = segmenter or Segmenter()
     if easy_negatives < 1.0 and cues is None:
@@ -113,7 +113,7 @@ def build_examples(cases: Sequence[dict], style: str = "context", segmenter=None
 
 
 def _rubric_flag_cues():
-    from casenotes.features import RubricLexicon
+    from casenotes.reading.features import RubricLexicon
     from casenotes.rubric import load_rubric
 
     return RubricLexicon.from_rubric(load_rubric("self-sufficiency")).flag_cues
@@ -204,7 +204,7 @@ def tune_threshold(note_scores: np.ndarray, gold: np.ndarray, recall_target: flo
 def fit_decisions(note_scores: np.ndarray, gold: np.ndarray, recall_target: float = 0.92) -> tuple[dict, dict]:
     """Per-type thresholds and one pooled isotonic calibrator from dev notes' best segment
     scores (n_notes, 5) and gold flag presence (n_notes, 5)."""
-    from casenotes.heads import fit_calibrator
+    from casenotes.reading.heads import fit_calibrator
 
     thresholds = {t: round(tune_threshold(note_scores[:, k], gold[:, k], recall_target), 6)
                   for k, t in enumerate(FLAG_TYPES)}

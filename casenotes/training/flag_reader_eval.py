@@ -4,7 +4,7 @@
         --test eval/data/by-writer/test.jsonl --reader context=/tmp/fr/context --reader bare=/tmp/fr/bare \
         --out /tmp/fr/report.md
 
-For each reader and each gating choice (none / the rule gating of casenotes.score), thresholds
+For each reader and each gating choice (none / the rule gating of casenotes.reading.score), thresholds
 per type and the calibrator are fitted on dev (recall first), then dev and test are scored with
 the shared metrics (flags only), pooled, per type and per writer, beside the current pipeline.
 ms/note: the pipeline's whole `score` per note (goals, domains and flags); the reader's
@@ -22,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from casenotes.evaluate import evidence_span, score_predictions, spans_hit
-from casenotes.heads import Calibrator
 from casenotes.reading.flag_reader import (
     FlagReader,
     decide_flags,
     flag_scores,
     gating_matrix,
 )
+from casenotes.reading.heads import Calibrator
 from casenotes.schema import FLAG_TYPES
 from casenotes.training.flag_reader import fit_decisions
+from casenotes.training.metrics import evidence_span, score_predictions, spans_hit
 
 __all__ = ["analyse_split", "run"]
 
@@ -48,9 +48,9 @@ class Analysed:
 
 
 def analyse_split(pipeline, path: str) -> Analysed:
-    from casenotes.dataset import prediction_json
-    from casenotes.harness import read_gold
     from casenotes.pipeline import _with_plan_as_hypothetical
+    from casenotes.shared_format import prediction_json
+    from casenotes.training.harness import read_gold
 
     gold, cases = read_gold(path)
     out = Analysed(gold, [], [], [], [], [], [])
@@ -120,7 +120,7 @@ def flag_citation_precision(gold: list[dict], preds: list[dict]) -> float:
 
 
 def _summary(gold: list[dict], preds: list[dict]) -> dict[str, Any]:
-    from casenotes.harness import metrics_by_writer
+    from casenotes.training.harness import metrics_by_writer
 
     m = score_predictions(gold, preds)
     by_writer = metrics_by_writer(gold, {"x": preds})

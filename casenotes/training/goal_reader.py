@@ -1,13 +1,13 @@
 """Fine-tuning the goal reader: (goal, segment) pairs from labeled notes, a plain torch loop, ONNX export.
 
-Labels come from gold evidence with the metrics' span rule (`casenotes.evaluate.spans_hit`):
+Labels come from gold evidence with the metrics' span rule (`casenotes.training.metrics.spans_hit`):
 a segment that hits a goal's gold evidence gets that goal's status; every other segment is
 `irrelevant` to it. Irrelevant pairs are subsampled, `negatives_per_positive` for each positive
 (and that many for a goal the note does not address), hard ones first: segments that are
 another goal's evidence in the same note.
 
     from casenotes.training.goal_reader import train_goal_reader
-    train_goal_reader(["eval/data/by-writer/train.jsonl"], "models/goal-reader")
+    train_goal_reader(["eval/data/by-writer/train.jsonl"], "casenotes/resources/models/goal-reader")
 
 Only the files given are read: never pass a split that will be scored.
 """
@@ -19,20 +19,33 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from casenotes.evaluate import evidence_span, spans_hit
 from casenotes.reading.goal_reader import (
-    CONFIG_FILE, LABELS, ONNX_FILE, TOKENIZER_FILE, PairStyle, ReaderConfig, encode_pairs, goal_input, segment_inputs,
+    CONFIG_FILE,
+    LABELS,
+    ONNX_FILE,
+    TOKENIZER_FILE,
+    PairStyle,
+    ReaderConfig,
+    encode_pairs,
+    goal_input,
+    segment_inputs,
 )
 from casenotes.reading.onnx_classifier import load_tokenizer
 from casenotes.training.fine_tune import (
-    base_model_dir, base_version, export_onnx, fine_tune, quantize_int8, read_jsonl,
+    base_model_dir,
+    base_version,
+    export_onnx,
+    fine_tune,
+    quantize_int8,
+    read_jsonl,
 )
+from casenotes.training.metrics import evidence_span, spans_hit
 
 __all__ = ["Pair", "TrainSettings", "build_pairs", "train_fold_readers", "train_goal_reader"]
 
@@ -68,9 +81,9 @@ class TrainSettings:
 
 
 def build_pairs(cases: Sequence[dict], style: PairStyle, negatives_per_positive: int = 3, seed: int = 13,
-                segmenter=None) -> list[Pair]:  # noqa: ANN001
+                segmenter=None) -> list[Pair]:
     """Labeled (goal, segment) pairs from shared-format cases with labels."""
-    from casenotes.segment import Segmenter
+    from casenotes.text.segment import Segmenter
 
     segmenter = segmenter or Segmenter()
     rng = random.Random(seed)
@@ -167,13 +180,13 @@ def train_goal_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
 def train_fold_readers(train_paths: Sequence[str | Path], out_dir: str | Path, folds: int,
                        settings: TrainSettings | None = None,
                        log: Callable[[str], None] | None = None) -> list[Path]:
-    """One reader per fold of writers (`casenotes.train.folds_of_writers`), each fine-tuned on
+    """One reader per fold of writers (`casenotes.training.train.folds_of_writers`), each fine-tuned on
     the notes of the other folds: their readings of a fold's notes are out of fold, for fitting
     what combines the reader with the heads on the training notes themselves.
 
     A fold reader already in `out_dir` that was trained on the same notes with the same
     settings is kept, so a kept folder makes refitting the heads minutes instead of half an hour."""
-    from casenotes.train import folds_of_writers
+    from casenotes.training.train import folds_of_writers
 
     settings = settings or TrainSettings()
     rows = read_jsonl(train_paths)

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from casenotes.cues import concerns_family, is_ongoing_goal
-from casenotes.dataset import prediction_json
-from casenotes.evaluate import score_predictions
-from casenotes.harness import read_gold
 from casenotes.reading.goals import ReaderThresholds, decide_goal, gated_segments
 from casenotes.schema import STATUSES
+from casenotes.shared_format import prediction_json
+from casenotes.text.cues import concerns_family, is_ongoing_goal
+from casenotes.training.harness import read_gold
+from casenotes.training.metrics import score_predictions
 
 __all__ = ["NoteReading", "collect", "decide_all", "tune_thresholds"]
 
@@ -44,7 +44,7 @@ class NoteReading:
     probs: list[np.ndarray]  # per goal (n, 5)
     nearest: list[np.ndarray]  # per goal, segment indices by embedding cosine to the goal, nearest first
 
-    def top_k(self, k: int | None) -> "NoteReading":
+    def top_k(self, k: int | None) -> NoteReading:
         """The reading a bi-encoder prefilter of k segments per goal gives: the rest are not read
         (probability 1 of irrelevant). A pair's probabilities do not depend on its batch-mates."""
         if k is None:
@@ -59,19 +59,19 @@ class NoteReading:
                            probs, self.nearest)
 
 
-def prefilter(analysis, views, k: int | None) -> list[list[int]] | None:  # noqa: ANN001
+def prefilter(analysis, views, k: int | None) -> list[list[int]] | None:
     """Per goal, the k segments nearest it by the pipeline's own embeddings (None: all segments)."""
     if k is None:
         return None
     return [sorted(int(i) for i in _nearest(analysis, view)[:k]) for view in views]
 
 
-def _nearest(analysis, view) -> np.ndarray:  # noqa: ANN001
+def _nearest(analysis, view) -> np.ndarray:
     cos = analysis.vectors @ view.vector if len(analysis.segments) else np.zeros(0)
     return np.argsort(-cos, kind="stable")
 
 
-def collect(pipeline, path: str, readers: dict[str, Any]):  # noqa: ANN001
+def collect(pipeline, path: str, readers: dict[str, Any]):
     """The pipeline's predictions and time per note, and each reader's probabilities on every segment."""
     gold, cases = read_gold(path)
     base_preds, base_ms = [], []
@@ -94,7 +94,7 @@ def collect(pipeline, path: str, readers: dict[str, Any]):  # noqa: ANN001
 
 
 def time_variants(pipeline, path: str, variants: dict[str, tuple[Any, int | None]], every: int = 4,
-                  repeats: int = 1) -> dict[str, list[float]]:  # noqa: ANN001
+                  repeats: int = 1) -> dict[str, list[float]]:
     """ms/note of the pipeline alone and of the pipeline plus each variant's full goal reading
     (prefilter, reader, decisions), note by note as on arrival, in one run."""
     _, cases = read_gold(path)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from casenotes.dataset import LabeledCase
-from casenotes.embed import CachedEncoder, Encoder
+from casenotes.embed.encoder import CachedEncoder, Encoder
 from casenotes.errors import InvalidInput
+from casenotes.shared_format import LabeledCase
 
 __all__ = ["DEFAULT_FRACTIONS", "CurvePoint", "LearningCurve", "curve_table", "embed_once", "parse_fractions",
            "run_learning_curve", "sample_indices"]
@@ -102,14 +103,14 @@ def embed_once(encoder: Encoder) -> CachedEncoder:
 
 
 def run_learning_curve(train: tuple[list[dict[str, Any]], list[LabeledCase]],
-                       evaluation: tuple[list[dict[str, Any]], list[LabeledCase]], *, encoder: Encoder, rubric,  # noqa: ANN001
+                       evaluation: tuple[list[dict[str, Any]], list[LabeledCase]], *, encoder: Encoder, rubric,
                        fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0, folds: int = 5,
                        log: Callable[[str], None] | None = None) -> LearningCurve:
     """Train the heads on each fraction of `train` (gold dicts, cases, as `read_gold` returns)
     and score the pipeline on `evaluation`."""
-    from casenotes.harness import run_eval
     from casenotes.pipeline import Pipeline
-    from casenotes.train import train_model
+    from casenotes.training.harness import run_eval
+    from casenotes.training.train import train_model
 
     train_gold, train_cases = train
     eval_gold, eval_cases = evaluation

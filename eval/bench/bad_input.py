@@ -1,6 +1,6 @@
 """Time of each bad input of issue 13 through the in-process pipeline, as a markdown table.
 
-The inputs are the ones tests/test_bad_input_reading.py pins a result for: a template with
+The inputs are the ones tests/reading/test_bad_input_reading.py pins a result for: a template with
 empty fields, a one-word note, a one-word goal, a goal in Spanish, a plan of 30 goals, a
 note of 100,000 characters, and one character more (refused). Each figure is the median of
 `--rounds` timed calls after one warm-up call of any note (which loads the models). Goal
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))  # the inputs come from the tests that pin their r
 
 from casenotes.errors import CasenotesError  # noqa: E402
 from casenotes.schema import DEFAULT_MAX_NOTE_CHARS, Goal, Plan  # noqa: E402
-from tests.test_bad_input_reading import HOUSING_NOTE, PLAN, THIRTY_GOALS, visit_notes  # noqa: E402
+from tests.reading.test_bad_input_reading import HOUSING_NOTE, PLAN, THIRTY_GOALS, visit_notes  # noqa: E402
 
 SOAP_TEMPLATE = "Subjective:\nObjective:\nAssessment:\nPlan:\nRisk: SI/HI:\nMSE: Mood: Affect:"
 
@@ -50,7 +50,7 @@ def inputs() -> list[tuple[str, str, Plan]]:
     ]
 
 
-def outcome(pipeline, text: str, plan: Plan) -> tuple[str, int | str]:  # noqa: ANN001
+def outcome(pipeline, text: str, plan: Plan) -> tuple[str, int | str]:
     """What the pipeline answers, in a few words, and the note's segment count."""
     try:
         result = pipeline.score(text, plan)
@@ -61,7 +61,7 @@ def outcome(pipeline, text: str, plan: Plan) -> tuple[str, int | str]:  # noqa: 
     return f"{goals}; {len(result.domains)} domains; {len(result.flags)} flags", len(result.segments)
 
 
-def median_ms(pipeline, text: str, plan: Plan, rounds: int) -> float:  # noqa: ANN001
+def median_ms(pipeline, text: str, plan: Plan, rounds: int) -> float:
     times = []
     for _ in range(rounds):
         started = time.perf_counter()

@@ -1,11 +1,11 @@
 """The encoder alone: sentences per second, per-note latency, start-up time and memory, per backend.
 
-Every segment of the eval notes (train, dev and test; casenotes.segment.Segmenter, as the
+Every segment of the eval notes (train, dev and test; casenotes.text.segment.Segmenter, as the
 pipeline embeds them) is encoded by each backend, each in its own resident process, so
 start-up and RSS are the backend's own and thread settings do not leak between runs:
 
     torch            sentence-transformers (torch.set_num_threads)
-    onnx-fp32        casenotes.onnx_encoder, the exported fp32 graph
+    onnx-fp32        casenotes.embed.onnx_backend, the exported fp32 graph
     onnx-int8        the same, dynamic int8 (per-channel) weights
     onnx-int8-mixed  int8 with each layer's feed-forward output projection left in fp32
 
@@ -62,11 +62,11 @@ def worker(backend: str, threads: int, segments_file: str, cache_dir: str | None
         import torch
 
         torch.set_num_threads(threads)
-        from casenotes.embed import SentenceTransformerEncoder
+        from casenotes.embed.encoder import SentenceTransformerEncoder
 
         encoder = SentenceTransformerEncoder()
     else:
-        from casenotes.onnx_encoder import OnnxEncoder
+        from casenotes.embed.onnx_backend import OnnxEncoder
 
         encoder = OnnxEncoder(backend.removeprefix("onnx-"), cache_dir=cache_dir, threads=threads)
     encoder.encode(["Client attended the appointment."])
@@ -138,7 +138,7 @@ class Worker:
 def eval_segments() -> list[list[str]]:
     """Each eval note's segments, as the pipeline embeds them."""
     from casenotes.pipeline import _embedding_input
-    from casenotes.segment import Segmenter
+    from casenotes.text.segment import Segmenter
 
     segmenter, notes = Segmenter(), []
     for split in ("train", "dev", "test"):
@@ -151,7 +151,7 @@ def eval_segments() -> list[list[str]]:
 def first_export_seconds(cache_dir: str | None) -> dict[str, float]:
     """Cold first use in a fresh cache: export and check (fp32), then quantize (int8)."""
     with tempfile.TemporaryDirectory(prefix="onnx-cold-") as cold:
-        code = ("import time,json;from casenotes.onnx_encoder import export_model as e;"
+        code = ("import time,json;from casenotes.embed.onnx_export import export_model as e;"
                 f"t=time.perf_counter();e('fp32',{cold!r});a=time.perf_counter()-t;"
                 f"t=time.perf_counter();e('int8',{cold!r});b=time.perf_counter()-t;"
                 "print(json.dumps({'fp32':a,'int8':b}))")
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     export = first_export_seconds(args.cache_dir)
     for backend in backends:  # warm the real cache before any start-up is timed
         if backend != "torch":
-            from casenotes.onnx_encoder import export_model
+            from casenotes.embed.onnx_export import export_model
 
             export_model(backend.removeprefix("onnx-"), args.cache_dir)
     notes = eval_segments()

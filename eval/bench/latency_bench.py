@@ -27,14 +27,15 @@ from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# The package maps these folders in as casenotes.<name>; a bare checkout needs links to them.
+# Commits before the staged layout kept these folders at the top of the repository and mapped
+# them in as casenotes.<name>; a bare checkout of such a commit needs links to them.
 MAPPED_FOLDERS = ("models", "rubrics", "service")
 
 
 def time_notes(data: Path, every: int, model: str | None) -> dict:
     """In this process: p50 and p95 ms a note of the pipeline over every `every`-th note."""
-    from casenotes.harness import read_gold
     from casenotes.pipeline import Pipeline
+    from casenotes.training.harness import read_gold
 
     _, cases = read_gold(data)
     cases = cases[::every]
@@ -72,7 +73,8 @@ def baseline_checkout(ref: str, folder: Path) -> Path:
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(target), ref],
                    check=True, capture_output=True)
     for name in MAPPED_FOLDERS:
-        (target / "casenotes" / name).symlink_to(target / name)
+        if (target / name).is_dir() and not (target / "casenotes" / name).exists():
+            (target / "casenotes" / name).symlink_to(target / name)
     return target
 
 

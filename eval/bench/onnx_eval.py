@@ -1,6 +1,6 @@
 """The eval harness on each encoder backend: how far the ONNX embeddings, and every shared metric, drift from torch.
 
-The trained heads in models/ were fitted on torch embeddings; this measures what changes when
+The trained heads in casenotes/resources/models/ were fitted on torch embeddings; this measures what changes when
 the same heads read ONNX (fp32, int8, int8-mixed) embeddings of the test split instead:
 
 - embedding agreement with torch on every test segment (cosine: mean, 1st percentile, min) and
@@ -51,7 +51,7 @@ def all_metrics(metrics: dict) -> list[tuple[str, float | None]]:
     return rows
 
 
-def segment_agreement(pipeline, cases, encoders: dict) -> dict[str, dict[str, float]]:  # noqa: ANN001
+def segment_agreement(pipeline, cases, encoders: dict) -> dict[str, dict[str, float]]:
     """Cosine with torch on every test segment, and how often a segment's nearest plan goal changes."""
     from casenotes.pipeline import _embedding_input
 
@@ -80,9 +80,9 @@ def segment_agreement(pipeline, cases, encoders: dict) -> dict[str, dict[str, fl
     return out
 
 
-def batch_invariance(pipeline, cases, encoders: dict, batch: int = 32) -> dict[str, dict[str, float]]:  # noqa: ANN001
+def batch_invariance(pipeline, cases, encoders: dict, batch: int = 32) -> dict[str, dict[str, float]]:
     """Cosine between each test segment encoded alone and in length-sorted batches of `batch`, per ONNX backend."""
-    from casenotes.onnx_encoder import OnnxEncoder
+    from casenotes.embed.onnx_backend import OnnxEncoder
     from casenotes.pipeline import _embedding_input
 
     texts = [_embedding_input(s.text) for c in cases for s in pipeline.segmenter.segment(c.note.text)]
@@ -217,9 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
-    from casenotes.embed import make_encoder
-    from casenotes.harness import read_gold, run_eval
+    from casenotes.embed.encoder import make_encoder
     from casenotes.pipeline import Pipeline
+    from casenotes.training.harness import read_gold, run_eval
 
     gold, cases = read_gold(args.gold)
     names = [b for b in args.backends.split(",") if b]

@@ -29,7 +29,7 @@ _encoder = None
 
 def _load_encoder(backend: str) -> None:
     global _encoder
-    from casenotes.embed import make_encoder
+    from casenotes.embed.encoder import make_encoder
 
     _encoder = make_encoder(backend, threads=1).inner  # the bare encoder: no cache between passes
 
@@ -38,7 +38,7 @@ def _encode_share(texts: list[str]) -> int:
     return len(_encoder.encode(texts))
 
 
-def median_seconds(run, rounds: int) -> float:  # noqa: ANN001 - a callable of no arguments
+def median_seconds(run, rounds: int) -> float:
     run()  # warm-up
     times = []
     for _ in range(rounds):
@@ -50,7 +50,7 @@ def median_seconds(run, rounds: int) -> float:  # noqa: ANN001 - a callable of n
 
 def encoder_limits(backend: str, segments: list[str], workers: int, rounds: int) -> tuple[float, float]:
     """Segments a second: the encoder in one process on every core, and in `workers` processes of one thread."""
-    from casenotes.embed import make_encoder
+    from casenotes.embed.encoder import make_encoder
 
     encoder = make_encoder(backend).inner
     one = len(segments) / median_seconds(lambda: encoder.encode(segments), rounds)
@@ -62,7 +62,7 @@ def encoder_limits(backend: str, segments: list[str], workers: int, rounds: int)
 
 def pipeline_rates(batches: list, segment_count: int, workers: int, rounds: int) -> tuple[float, float]:
     """Segments a second through the whole pipeline, with one worker and with `workers`."""
-    from casenotes.batch import ScoringPool
+    from casenotes.runtime.batch import ScoringPool
 
     rates = []
     for count in (1, workers):
@@ -80,9 +80,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS-pipeline.md")
     args = parser.parse_args()
-    from casenotes.dataset import iter_cases
     from casenotes.pipeline import _embedding_input
-    from casenotes.segment import Segmenter
+    from casenotes.shared_format import iter_cases
+    from casenotes.text.segment import Segmenter
 
     cases = [c for split in ("train", "dev", "test") for c in iter_cases(DATA / f"{split}.jsonl")]
     segmenter = Segmenter()

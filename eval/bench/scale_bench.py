@@ -80,10 +80,11 @@ def main() -> None:
     args = parser.parse_args()
     from fastapi.testclient import TestClient
 
-    from casenotes.dataset import iter_cases
-    from casenotes.service.admin import DEMO_PATH, make_token
+    from casenotes.service.admin import DEMO_PATH
     from casenotes.service.app import create_app
     from casenotes.service.settings import Settings
+    from casenotes.shared_format import iter_cases
+    from casenotes.store.credentials import make_token
 
     work = Path(tempfile.mkdtemp(prefix="casenotes-scale-"))
     settings = Settings(data_dir=work, _env_file=None)
@@ -101,7 +102,7 @@ def main() -> None:
     write(rows, args)
 
 
-def write(rows: list[dict], args) -> None:  # noqa: ANN001
+def write(rows: list[dict], args) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from casenotes.search import DEFAULT_NPROBE, LISTS_PER_SQRT_N, SegmentIndex
+from casenotes.runtime.search import DEFAULT_NPROBE, LISTS_PER_SQRT_N, SegmentIndex
 
 HERE = Path(__file__).parent
 DATA = HERE.parent / "data"
 
 
 def real_segment_vectors() -> tuple[np.ndarray, np.ndarray]:
-    from casenotes.embed import default_encoder
-    from casenotes.segment import Segmenter
+    from casenotes.embed.encoder import default_encoder
+    from casenotes.text.segment import Segmenter
 
     segmenter, texts, test_texts = Segmenter(), [], []
     for split in ("train", "dev", "test"):

@@ -25,9 +25,9 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 __all__ = [
     "LABELS",
@@ -143,9 +143,9 @@ def _timed(predict: Callable[[Row, tuple[int, int]], Prediction], rows, spans) -
 
 
 def run_casenotes(rows: Sequence[Row], spans: Sequence[tuple[int, int]] | None = None) -> tuple[list[Prediction], float]:
-    """casenotes.context on each row: predictions and ms per sentence (rules built first)."""
+    """casenotes.text.context on each row: predictions and ms per sentence (rules built first)."""
     sys.path.insert(0, str(REPO))
-    from casenotes.context import ContextAnalyzer
+    from casenotes.text.context import ContextAnalyzer
 
     spans = spans if spans is not None else target_spans(rows)[0]
     analyzer = ContextAnalyzer()
@@ -156,7 +156,7 @@ def run_casenotes(rows: Sequence[Row], spans: Sequence[tuple[int, int]] | None =
 def run_negspacy(rows: Sequence[Row], spans: Sequence[tuple[int, int]]) -> tuple[list[Prediction], float]:
     """negspacy's Negex (en_clinical termset) on a blank English pipeline; negation only."""
     import spacy
-    from negspacy.negation import Negex  # noqa: F401  (registers the "negex" factory)
+    from negspacy.negation import Negex  # noqa: F401 (registers the "negex" factory)
     from negspacy.termsets import termset
     from spacy.tokens import Span
 
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gold = [row.gold() for row in rows]
     systems: dict[str, dict] = {}
     predictions, ms = run_casenotes(rows, spans)
-    systems["casenotes"] = {"metrics": score(gold, predictions), "ms": ms, "note": "casenotes.context (ConText rules, spaCy blank('en'))"}
+    systems["casenotes"] = {"metrics": score(gold, predictions), "ms": ms, "note": "casenotes.text.context (ConText rules, spaCy blank('en'))"}
     predictions, ms = run_negspacy(rows, spans)
     systems["negspacy"] = {"metrics": score(gold, predictions), "ms": ms, "note": "negspacy Negex, en_clinical termset, spaCy sentencizer (negation only)"}
     peer, ms, note = run_medspacy(args.tsv, args.limit)

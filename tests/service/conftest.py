@@ -71,7 +71,7 @@ class Tokens:
 
 @pytest.fixture
 def tokens(client) -> Tokens:
-    from casenotes.service.admin import make_token
+    from casenotes.store.credentials import make_token
 
     sessions = client.app.state.services.sessions
     return Tokens({(role, program): make_token(sessions, role, program, f"{role}-{program or 'all'}")

@@ -16,8 +16,8 @@ collects every wrong answer and fails once with the whole list.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
@@ -384,8 +384,8 @@ ALL_REQUESTS = [
 def test_no_bad_or_revoked_token_is_401_everywhere(client, tokens):
     from sqlalchemy import update
 
-    from casenotes.service.admin import make_token
-    from casenotes.service.auth import SESSION_COOKIE, token_digest
+    from casenotes.service.auth import SESSION_COOKIE
+    from casenotes.store.credentials import make_token, token_digest
     from casenotes.store.tables import ApiToken
 
     admin = tokens("admin")
@@ -490,7 +490,7 @@ def test_a_write_looks_its_token_up_once(client, tokens, monkeypatch):
 
     lookups, look_up = [], auth.principal_for
 
-    def counted(session, token):  # noqa: ANN001, ANN202
+    def counted(session, token):
         lookups.append(token)
         return look_up(session, token)
 

@@ -10,6 +10,7 @@ import textwrap
 
 import httpx
 import pytest
+
 from tests.service.conftest import PROGRAM_A, PROGRAM_B
 from tests.service.live import free_port, server_environment, wait_until_healthy
 from tests.service.test_api import make_client, post_note

@@ -395,8 +395,8 @@ def test_api_metrics_need_the_metrics_token_or_an_admin_token(settings, pipeline
     from fastapi.testclient import TestClient
     from pydantic import SecretStr
 
-    from casenotes.service.admin import make_token
     from casenotes.service.app import create_app
+    from casenotes.store.credentials import make_token
 
     scraper = "scraper-" + "s" * 24
     with_token = settings.model_copy(update={"metrics_token": SecretStr(scraper)})
@@ -416,8 +416,8 @@ def test_api_metrics_need_the_metrics_token_or_an_admin_token(settings, pipeline
 def test_api_rate_limit_answers_429_with_retry_after(settings, pipeline):
     from fastapi.testclient import TestClient
 
-    from casenotes.service.admin import make_token
     from casenotes.service.app import create_app
+    from casenotes.store.credentials import make_token
 
     limited = settings.model_copy(update={"rate_limit_per_minute": 3})
     with TestClient(create_app(limited, pipeline=pipeline)) as client:

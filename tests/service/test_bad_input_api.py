@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from casenotes.schema import DEFAULT_MAX_NOTE_CHARS, STATUSES
+from tests.reading.test_bad_input_reading import HOUSING_NOTE, THIRTY_GOALS, visit_notes
 from tests.service.test_api import make_client, post_note
-from tests.test_bad_input_reading import HOUSING_NOTE, THIRTY_GOALS, visit_notes
 
-MAX_GOALS = 100  # a plan's goal cap (PlanIn in service/schemas.py)
+MAX_GOALS = 100  # a plan's goal cap (PlanIn in casenotes/service/schemas.py)
 SOAP_TEMPLATE = "Subjective:\nObjective:\nAssessment:\nPlan:\nRisk: SI/HI:\nMSE: Mood: Affect:"
 
 
@@ -123,8 +123,8 @@ def service_limited_to(settings, pipeline, max_note_chars: int):
     """A service configured for shorter notes, built as `build_services` builds one: its
     pipeline holds the same limit. Yields the client and an ingest token's headers."""
     from casenotes.pipeline import Pipeline
-    from casenotes.service.admin import make_token
     from casenotes.service.app import create_app
+    from casenotes.store.credentials import make_token
 
     limited = Pipeline(encoder=pipeline.encoder, rubric=pipeline.rubric, model=pipeline.model,
                        segmenter=pipeline.segmenter, context=pipeline.context, max_note_chars=max_note_chars)

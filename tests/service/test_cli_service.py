@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from casenotes.cli import app
+from casenotes.cli.main import app
 
 runner = CliRunner()
 

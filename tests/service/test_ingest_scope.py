@@ -24,7 +24,7 @@ DATE = "2026-03-14"
 def world(client, tokens):
     """Client C-A in program A and C-B in program B, each with a plan; a second ingest token
     for program A besides the fixture's; note N-A-1 stored by the fixture's ingest token of A."""
-    from casenotes.service.admin import make_token
+    from casenotes.store.credentials import make_token
 
     for client_id, program in (("C-A", PROGRAM_A), ("C-B", PROGRAM_B)):
         assert client.put(f"/v1/clients/{client_id}", json={"program": program},
@@ -47,7 +47,7 @@ def revise(client, headers, note_id: str, text: str):
 
 
 def taken(note_id: str) -> dict:
-    from casenotes.store.ingest import note_id_taken
+    from casenotes.runtime.ingest import note_id_taken
 
     return {"detail": note_id_taken(note_id).reason}
 

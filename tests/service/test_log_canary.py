@@ -24,7 +24,7 @@ LOGGERS = ("", "sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool", "uvicorn", 
 CLIENT_SIDE_LOGGERS = ("httpx", "httpcore")  # the test's own HTTP client, which logs the URLs it requests
 
 
-def note(note_id: str = "N-1", words: str = CANARY_NOTE, **extra) -> dict:  # noqa: ANN003
+def note(note_id: str = "N-1", words: str = CANARY_NOTE, **extra) -> dict:
     return {"note_id": note_id, "note_date": "2026-03-14", "note_format": "DAP", "text": words, **extra}
 
 
@@ -33,7 +33,7 @@ def test_canary_text_is_in_no_log_line_and_no_error_body(client, tokens, caplog,
         caplog.set_level(logging.DEBUG, logger=name)
     ingest, seen = tokens("ingest"), []
 
-    def send(method: str, path: str, expected: int | tuple[int, ...], **kwargs) -> None:  # noqa: ANN003
+    def send(method: str, path: str, expected: int | tuple[int, ...], **kwargs) -> None:
         response = client.request(method, path, **kwargs)
         assert response.status_code in (expected if isinstance(expected, tuple) else (expected,)), (method, path)
         seen.append((response.status_code, response.text))
@@ -76,7 +76,7 @@ def test_canary_text_is_in_no_log_line_and_no_error_body(client, tokens, caplog,
     assert not [body for status, body in seen if status >= 400 and CANARY in body]
 
 
-def _revise_concurrently(client, ingest: dict[str, str], writers: int = 6) -> None:  # noqa: ANN001
+def _revise_concurrently(client, ingest: dict[str, str], writers: int = 6) -> None:
     start = threading.Barrier(writers)
 
     def revise(writer: int) -> int:
@@ -88,7 +88,7 @@ def _revise_concurrently(client, ingest: dict[str, str], writers: int = 6) -> No
         assert list(pool.map(revise, range(writers))) == [200] * writers
 
 
-def _force_database_errors(monkeypatch) -> None:  # noqa: ANN001
+def _force_database_errors(monkeypatch) -> None:
     """Make the next three note writes fail in the database, each with the note's text in it: as
     a statement parameter, in the row a constraint quotes (PostgreSQL's 'Failing row contains
     (...)'), and in an exception's own message."""
@@ -99,13 +99,13 @@ def _force_database_errors(monkeypatch) -> None:  # noqa: ANN001
         _refuse_in_message,
     ])
 
-    def add_note(self, client, fields, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def add_note(self, client, fields, *args, **kwargs):
         next(failures)(self.session, fields.text)
 
     monkeypatch.setattr(Repository, "add_note", add_note)
 
 
-def _refuse_in_message(session, words: str) -> None:  # noqa: ANN001
+def _refuse_in_message(session, words: str) -> None:
     raise ValueError(f"cannot store {words!r}")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +15,6 @@ from sqlalchemy import select, text
 from casenotes.service import routes_review
 from casenotes.store.repository import Repository
 from casenotes.store.tables import Client, Plan
-
 from tests.service.conftest import PROGRAM_A
 from tests.service.test_api import CRISIS_TEXT, NOTE_TEXT, PLAN, make_client, post_note
 
@@ -81,7 +80,7 @@ def test_concurrent_plan_versions_of_one_client_all_succeed(racing_client, token
     assert _plan_versions(client) == list(range(1, PLAN_WRITERS + 2))
 
 
-def _plan_versions(client) -> list[int]:  # noqa: ANN001
+def _plan_versions(client) -> list[int]:
     with client.app.state.services.sessions() as session:
         return list(session.scalars(select(Plan.version).join(Client).where(Client.client_id == "C-1")
                                     .order_by(Plan.version)))
@@ -131,7 +130,7 @@ def test_a_revision_whose_client_is_erased_while_it_is_scored_is_404(racing_clie
     ingestor = client.app.state.services.ingestor
     score = ingestor._score
 
-    def erase_then_score(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def erase_then_score(*args, **kwargs):
         assert client.delete("/v1/clients/C-1", headers=tokens("admin")).status_code == 204
         return score(*args, **kwargs)
 
@@ -171,7 +170,7 @@ def test_a_client_erased_in_the_middle_of_a_request_is_404_not_500(racing_client
     path = path.format(flag_id=stored["flags"][0]["flag_id"], result_id=stored["goals"][0]["result_id"])
     original = getattr(owner, step)
 
-    def erase_first(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def erase_first(*args, **kwargs):
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM client WHERE client_id = 'C-1'"))
         return original(*args, **kwargs)
@@ -194,7 +193,7 @@ def test_a_write_the_database_asks_to_retry_is_503_with_retry_after(racing_clien
 
     make_client(racing_client, tokens("ingest"))
 
-    def give_up(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def give_up(*args, **kwargs):
         raise OperationalError("UPDATE client SET program = ?", None, cause())
 
     monkeypatch.setattr(Repository, "store_plan", give_up)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.service.live import free_port, server_environment, wait_until_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]

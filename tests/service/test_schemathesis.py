@@ -121,7 +121,7 @@ def _run(app, headers: dict[str, str], run: Run, *, stateful: bool) -> None:
 @pytest.fixture
 def api(app):
     """(app, admin headers) with the app's lifespan started by schemathesis' ASGI client."""
-    from casenotes.service.admin import make_token
+    from casenotes.store.credentials import make_token
 
     with asgi.get_client(app):  # starts the lifespan (the real pipeline, the database migrated)
         pass

@@ -11,7 +11,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -47,9 +47,9 @@ def sessions(database_url):
     engine.dispose()
 
 
-def start_worker(sessions, pipeline, path: Path | None = None) -> Worker:  # noqa: ANN001
-    from casenotes.search import SegmentIndex
-    from casenotes.store.ingest import NoteIngestor
+def start_worker(sessions, pipeline, path: Path | None = None) -> Worker:
+    from casenotes.runtime.ingest import NoteIngestor
+    from casenotes.runtime.search import SegmentIndex
     from casenotes.store.repository import SegmentChangeLog
 
     index = SegmentIndex(pipeline.encoder.dimension, path, log=SegmentChangeLog(sessions))
@@ -57,14 +57,14 @@ def start_worker(sessions, pipeline, path: Path | None = None) -> Worker:  # noq
     return Worker(index, NoteIngestor(sessions, pipeline, index))
 
 
-def put_client(sessions, client_id: str) -> None:  # noqa: ANN001
+def put_client(sessions, client_id: str) -> None:
     from casenotes.store.repository import Repository
 
     with sessions.begin() as session:
         Repository(session).put_client(client_id, PROGRAM_A)
 
 
-def fields(n: int, revision: int = 1):  # noqa: ANN201
+def fields(n: int, revision: int = 1):
     from casenotes.store.repository import NoteFields
 
     topic = TOPICS[(n + revision) % len(TOPICS)]
@@ -72,24 +72,24 @@ def fields(n: int, revision: int = 1):  # noqa: ANN201
                       text=f"D: Cl {topic} (visit {n}.{revision}). P: f/u next week on the plan.")
 
 
-def current_segments(sessions) -> list[int]:  # noqa: ANN001
+def current_segments(sessions) -> list[int]:
     from casenotes.store.repository import Repository
 
     with sessions() as session:
         return sorted(Repository(session).segment_vectors()[0].tolist())
 
 
-def entries(index) -> list[int]:  # noqa: ANN001
+def entries(index) -> list[int]:
     """Every id the faiss index holds, once per entry: a duplicate would show twice."""
     return sorted(i for i, _ in index.search(np.ones(index.dimension, np.float32), len(index) + 5))
 
 
-def log_length(sessions) -> int:  # noqa: ANN001
+def log_length(sessions) -> int:
     with sessions() as session:
         return session.scalar(text("SELECT count(*) FROM segment_change"))
 
 
-def last_seq(sessions) -> int:  # noqa: ANN001
+def last_seq(sessions) -> int:
     with sessions() as session:
         return session.scalar(text("SELECT max(seq) FROM segment_change"))
 
@@ -113,7 +113,8 @@ def test_convergence_workers_ingesting_in_turn_both_hold_every_segment_once(sess
 def test_convergence_a_later_writer_cannot_commit_its_changes_before_an_open_one(sessions, pipeline):
     """Two sessions: A has stored its note but not committed; B stores another and commits.
     Were B's changes visible first, a catch-up in between would pass A's smaller seqs for good."""
-    from casenotes.schema import Note as NoteSpec, Plan as PlanSpec
+    from casenotes.schema import Note as NoteSpec
+    from casenotes.schema import Plan as PlanSpec
     from casenotes.store.repository import Repository
 
     put_client(sessions, "C-1")
@@ -121,7 +122,7 @@ def test_convergence_a_later_writer_cannot_commit_its_changes_before_an_open_one
     scored = {n: pipeline.read_many([(NoteSpec(text=fields(n).text, note_id=f"N-{n}", client_id="C-1",
                                                note_date=NOTE_DATE), PlanSpec())])[0] for n in (1, 2)}
 
-    def store(session, n: int) -> None:  # noqa: ANN001
+    def store(session, n: int) -> None:
         repo = Repository(session)
         repo.add_note(repo.client("C-1"), fields(n), None, scored[n], None)
 
@@ -146,7 +147,7 @@ def test_convergence_a_later_writer_cannot_commit_its_changes_before_an_open_one
 
 
 def test_convergence_a_restart_resumes_from_the_saved_seq(sessions, pipeline, tmp_path):
-    from casenotes.search import SegmentIndex
+    from casenotes.runtime.search import SegmentIndex
     from casenotes.store.repository import SegmentChangeLog
 
     put_client(sessions, "C-1")
@@ -212,7 +213,7 @@ def test_convergence_erased_vectors_leave_both_indexes_and_are_never_found_befor
         live = Repository(session).search_hits(found, programs=None)
     assert set(erased) & set(found) and not set(erased) & set(live), "the database filters what the index holds"
     other.index.save()  # a lagging worker's save applies the log first: no erased vector reaches the file
-    from casenotes.search import SegmentIndex
+    from casenotes.runtime.search import SegmentIndex
 
     assert not set(erased) & set(entries(SegmentIndex(pipeline.encoder.dimension, path)))
     other.index.catch_up()
@@ -249,7 +250,7 @@ def test_convergence_the_migration_logs_an_add_for_every_current_segment(databas
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    now = datetime(2026, 3, 14, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 14, tzinfo=UTC)
     revision = dict(note_pk=1, text="t", sha256="0" * 64, model_version="m", rubric_name="r", rubric_version="1",
                     rubric_hash="0" * 64, created_at=now)
     segment = dict(start=0, end=1, negated=False, hypothetical=False, historical=False, other_experiencer=False,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.service.live import free_port, server_environment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,8 +51,9 @@ def _demo_inputs_digest() -> str:
     """What decides the demo's stored data: the demo notes, the model, the rubric and the schema
     (a newer schema migrates an older copy at start-up, as it would a real database)."""
     digest = hashlib.sha256()
-    sources = [REPO / "casenotes" / "demo" / "demo.jsonl", *sorted((REPO / "models").glob("*")),
-               *sorted((REPO / "rubrics").glob("*.yaml")),
+    resources = REPO / "casenotes" / "resources"
+    sources = [resources / "demo" / "demo.jsonl", *sorted((resources / "models").glob("*")),
+               *sorted((resources / "rubrics").glob("*.yaml")),
                *sorted((REPO / "casenotes" / "store" / "migrations").rglob("*.py"))]
     for path in sources:
         if path.is_file():
@@ -80,10 +82,11 @@ def _load_demo(data_dir: Path, cache_root: Path, work: Path) -> None:
 
 def _make_tokens(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     """What `casenotes token create` does, in-process (each CLI start costs seconds)."""
-    from casenotes.service.auth import create_token
-    from casenotes.store import make_engine, make_sessionmaker
-    from casenotes.store.tables import ApiToken
     from sqlalchemy import select
+
+    from casenotes.store import make_engine, make_sessionmaker
+    from casenotes.store.credentials import create_token
+    from casenotes.store.tables import ApiToken
 
     wanted = {"admin": ("admin", None), "supervisor": ("supervisor", None), "analyst": ("analyst", None),
               "supervisor-a": ("supervisor", PROGRAM_A), "analyst-a": ("analyst", PROGRAM_A),
@@ -333,7 +336,7 @@ def test_ui_highlighted_text_keeps_every_character_and_marks_each_citation_exact
     from html.parser import HTMLParser
     from types import SimpleNamespace
 
-    from casenotes.service.ui import highlighted_text, note_items
+    from casenotes.service.ui.note_view import highlighted_text, note_items
 
     text = 'D: Cl said "<b>no</b>" & left.\r\nA: risk\u00e9 elevated 😀. P: f/u.'
     cite = lambda s, e: SimpleNamespace(start=s, end=e, text=text[s:e])  # noqa: E731

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from casenotes.service.auth import SESSION_COOKIE, csrf_token, token_digest
+from casenotes.service.auth import SESSION_COOKIE, csrf_token
+from casenotes.store.credentials import token_digest
 from casenotes.store.tables import ApiToken, UiSession, utcnow
 
 
@@ -99,8 +100,8 @@ def test_ui_session_ends_when_its_token_is_revoked(client, tokens):
 def test_ui_session_length_comes_from_the_settings_and_old_sessions_are_cleared(settings, pipeline):
     from fastapi.testclient import TestClient
 
-    from casenotes.service.admin import make_token
     from casenotes.service.app import create_app
+    from casenotes.store.credentials import make_token
 
     with TestClient(create_app(settings.model_copy(update={"ui_session_hours": 0.5}), pipeline=pipeline)) as client:
         token = make_token(client.app.state.services.sessions, "analyst", None, "brief")

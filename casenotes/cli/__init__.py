@@ -1,0 +1,1 @@
+"""The `casenotes` command: thin over library calls (`casenotes.cli.main:app`)."""

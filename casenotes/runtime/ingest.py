@@ -1,0 +1,134 @@
+"""A note's arrival: score it against the client's current plan and record everything in
+one transaction, once per `note_id`, then index its segments for search.
+
+The transaction also logs the segments it adds (and, for a revision, the ones it replaces) in
+the database's change log; the index then catches up with that log, so a note's segments
+enter every worker's index by one path, exactly once.
+
+Scoring runs outside any transaction (it is the slow part); the write that follows
+re-checks for a note of the same id, so two concurrent arrivals of one note record it
+once and both callers get the stored result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from casenotes.errors import Conflict, InvalidInput
+from casenotes.pipeline import Pipeline, check_note_text
+from casenotes.runtime.scoring_queue import ScoringQueue
+from casenotes.runtime.search import SegmentIndex
+from casenotes.schema import Goal
+from casenotes.schema import Note as NoteSpec
+from casenotes.schema import Plan as PlanSpec
+from casenotes.store.repository import NoteFields, Repository, text_sha256
+from casenotes.store.tables import Client, Note, NoteRevision, Plan
+
+__all__ = ["Arrival", "NoteIngestor", "note_id_taken"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    note_id: str
+    created: bool
+
+
+class NoteIngestor:
+    def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline, index: SegmentIndex | None) -> None:
+        self.sessions = sessions
+        self.pipeline = pipeline
+        self.index = index
+        self._scoring = ScoringQueue(pipeline)  # concurrent arrivals share one pass through the model
+
+    def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
+               ingested_by: int | None = None, plan_version: int | None = None) -> Arrival:
+        """Record a new note, or find it stored already (same text); `Conflict` for another text.
+        The note is scored against the client's current plan, or the given `plan_version`
+        (a backfill scores old notes against the plan in force when they were written)."""
+        check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
+        with self.sessions.begin() as session:
+            client = Repository(session).client(client_id, programs)
+            if _stored_same(session, client, fields):
+                return Arrival(fields.note_id, created=False)
+            plan_pk, plan = _plan_of(session, client, plan_version)
+        scored = self._score(fields, client_id, plan)
+        try:
+            with self.sessions.begin() as session:
+                repo = Repository(session)
+                client = repo.client(client_id, programs)
+                if _stored_same(session, client, fields):
+                    return Arrival(fields.note_id, created=False)
+                repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None, scored, ingested_by)
+        except IntegrityError:
+            with self.sessions.begin() as session:  # a concurrent arrival of the same note won
+                client = Repository(session).client(client_id, programs)
+                if _stored_same(session, client, fields):
+                    return Arrival(fields.note_id, created=False)
+            raise
+        self._catch_up_index()
+        return Arrival(fields.note_id, created=True)
+
+    def revise(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
+        """Store a new text of a stored note, rescored against the current plan; its revision number."""
+        check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
+        with self.sessions.begin() as session:
+            note = Repository(session).note(note_id, programs)
+            client_id = note.client.client_id
+            plan_pk, plan = _plan_of(session, note.client)
+        scored = self._score(fields, client_id, plan)
+        with self.sessions.begin() as session:
+            repo = Repository(session)
+            note = repo.note(note_id, programs, lock=True)  # concurrent revisions queue here
+            revision = repo.revise_note(note, fields, session.get(Plan, plan_pk) if plan_pk else None, scored)
+            number = revision.revision
+        self._catch_up_index()
+        return number
+
+    def _score(self, fields: NoteFields, client_id: str, plan: PlanSpec):
+        note = NoteSpec(text=fields.text, note_id=fields.note_id, client_id=client_id, note_date=fields.note_date,
+                        note_format=fields.note_format)
+        return self._scoring.score(note, plan)
+
+    def _catch_up_index(self) -> None:
+        if self.index is not None:
+            self.index.catch_up()
+
+
+def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:
+    """True when this note is stored with this text; `Conflict` when stored otherwise."""
+    note = session.scalar(select(Note).where(Note.note_id == fields.note_id))
+    if note is None:
+        return False
+    if note.client_pk != client.id:
+        raise note_id_taken(fields.note_id)
+    current = session.scalar(select(NoteRevision.sha256).where(
+        NoteRevision.note_pk == note.id, NoteRevision.revision == note.current_revision))
+    if current != text_sha256(fields.text):
+        raise note_id_taken(fields.note_id)
+    return True
+
+
+def note_id_taken(note_id: str) -> Conflict:
+    """The one answer for a note_id a caller cannot store under, whether the note has another
+    text, belongs to another client (perhaps in another program) or to another ingest token:
+    the same words each time, so the answer says nothing of where else the id is used."""
+    return Conflict(f"note_id {note_id!r} is taken: send a new note under a new note_id, or revise "
+                    "a note you stored with PUT /v1/notes/{note_id}")
+
+
+def _plan_of(session: Session, client: Client, version: int | None = None) -> tuple[int | None, PlanSpec]:
+    repo = Repository(session)
+    plan = repo.current_plan(client) if version is None else repo.plan_version(client, version)
+    if plan is None:
+        return None, PlanSpec()
+    try:
+        goals = tuple(Goal(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
+                      for g in plan.goals)
+        return plan.id, PlanSpec(goals=goals)
+    except ValueError as exc:  # stored plans were validated on the way in; this is damage
+        raise InvalidInput(f"the stored plan of client {client.client_id!r} no longer validates") from exc
+

@@ -1,0 +1,162 @@
+"""Stored rows turned into response bodies; citation texts are cut from the note text here."""
+
+from __future__ import annotations
+
+from casenotes.schema import confidence_band
+from casenotes.service.schemas import (
+    AuditOut,
+    CitationOut,
+    ClientOut,
+    DomainLevelsOut,
+    DomainResultOut,
+    FlagOut,
+    GoalOut,
+    GoalResultOut,
+    GoalTimelineOut,
+    LevelPoint,
+    NoteOut,
+    NoteResultOut,
+    NoteSummaryOut,
+    PlanOut,
+    QueueFlagOut,
+    RecordOut,
+    ReviewOut,
+    RevisionOut,
+    TimelinePoint,
+)
+from casenotes.store.repository import Repository
+from casenotes.store.tables import Client, FlagRow, Note, NoteRevision, Plan, Result, Review
+
+
+def citations(text: str, spans: list) -> list[CitationOut]:
+    return [CitationOut(start=s, end=e, text=text[s:e]) for s, e in spans]
+
+
+def review_out(review: Review | None) -> ReviewOut | None:
+    if review is None:
+        return None
+    return ReviewOut(review_id=review.id, decision=review.decision, status=review.status, level=review.level,
+                     comment=review.comment, reviewer=review.reviewer, created_at=review.created_at)
+
+
+def _latest_review(result: Result) -> ReviewOut | None:
+    return review_out(result.reviews[-1] if result.reviews else None)
+
+
+def goal_out(result: Result, text: str) -> GoalResultOut:
+    return GoalResultOut(result_id=result.id, goal_id=result.goal_id, status=result.status, score=result.score,
+                         confidence=result.confidence, citations=citations(text, result.citations),
+                         review=_latest_review(result))
+
+
+def domain_out(result: Result, text: str) -> DomainResultOut:
+    return DomainResultOut(result_id=result.id, domain=result.domain, level=result.level,
+                           confidence=result.confidence, citations=citations(text, result.citations),
+                           review=_latest_review(result))
+
+
+def flag_out(flag: FlagRow, text: str) -> FlagOut:
+    return FlagOut(flag_id=flag.id, type=flag.type, severity=flag.severity, confidence=flag.confidence,
+                   confidence_band=confidence_band(flag.confidence), status=flag.status,
+                   citations=citations(text, flag.citations), reviewer=flag.reviewer, comment=flag.comment)
+
+
+def queue_flag_out(flag: FlagRow) -> QueueFlagOut:
+    revision = flag.revision
+    note = revision.note
+    return QueueFlagOut(**flag_out(flag, revision.text).model_dump(), note_id=note.note_id,
+                        note_date=flag.note_date, client_id=note.client.client_id, program=note.client.program)
+
+
+def note_result_out(repo: Repository, note: Note) -> NoteResultOut:
+    revision = repo.current_revision(note)
+    return NoteResultOut(**_result_fields(repo, note, revision))
+
+
+def note_out(repo: Repository, note: Note) -> NoteOut:
+    revision = repo.current_revision(note)
+    history = [RevisionOut(revision=r.revision, sha256=r.sha256, created_at=r.created_at,
+                           model_version=r.model_version) for r in repo.revisions(note)]
+    return NoteOut(**_result_fields(repo, note, revision), note_format=note.note_format, author=note.author,
+                   text=revision.text, revisions=history)
+
+
+def _result_fields(repo: Repository, note: Note, revision: NoteRevision) -> dict:
+    plan = repo.plan_by_pk(revision.plan_pk)
+    text = revision.text
+    return dict(
+        note_id=note.note_id, client_id=note.client.client_id, note_date=note.note_date,
+        revision=revision.revision, sha256=revision.sha256, plan_version=plan.version if plan else None,
+        model_version=revision.model_version, rubric_name=revision.rubric_name,
+        rubric_version=revision.rubric_version, rubric_hash=revision.rubric_hash,
+        goals=[goal_out(r, text) for r in revision.results if r.kind == "goal"],
+        domains=[domain_out(r, text) for r in revision.results if r.kind == "domain"],
+        flags=[flag_out(f, text) for f in revision.flags],
+    )
+
+
+def client_out(client: Client) -> ClientOut:
+    return ClientOut(client_id=client.client_id, program=client.program, created_at=client.created_at)
+
+
+def plan_out(client: Client, plan: Plan) -> PlanOut:
+    return PlanOut(client_id=client.client_id, version=plan.version, rubric=plan.rubric, created_at=plan.created_at,
+                   goals=[GoalOut(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
+                          for g in plan.goals])
+
+
+def record_out(repo: Repository, client: Client) -> RecordOut:
+    plan = repo.current_plan(client)
+    history = repo.current_revisions(client)
+    return RecordOut(
+        client=client_out(client),
+        plan=plan_out(client, plan) if plan else None,
+        goals=_goal_timelines(plan, history) if plan else [],
+        domains=_domain_levels(history),
+        open_flags=[queue_flag_out(f) for _, revision in reversed(history) for f in revision.flags
+                    if f.status == "open"],
+        notes=[NoteSummaryOut(note_id=note.note_id, note_date=note.note_date, note_format=note.note_format,
+                              author=note.author, revision=revision.revision,
+                              open_flags=sum(f.status == "open" for f in revision.flags))
+               for note, revision in history],
+    )
+
+
+def _goal_timelines(plan: Plan, history: list[tuple[Note, NoteRevision]]) -> list[GoalTimelineOut]:
+    timelines = []
+    for goal in plan.goals:
+        points = [TimelinePoint(note_id=note.note_id, note_date=note.note_date, result_id=r.id,
+                                status=_reviewed_status(r), score=r.score, confidence=r.confidence)
+                  for note, revision in history for r in revision.results
+                  if r.kind == "goal" and r.goal_id == goal.goal_id]
+        timelines.append(GoalTimelineOut(goal_id=goal.goal_id, text=goal.text, domain=goal.domain,
+                                         target_date=goal.target_date, timeline=points))
+    return timelines
+
+
+def _domain_levels(history: list[tuple[Note, NoteRevision]]) -> list[DomainLevelsOut]:
+    seen: dict[str, list[LevelPoint]] = {}
+    for note, revision in history:
+        for r in revision.results:
+            if r.kind == "domain":
+                seen.setdefault(r.domain, []).append(LevelPoint(
+                    note_id=note.note_id, note_date=note.note_date, result_id=r.id,
+                    level=_reviewed_level(r), confidence=r.confidence))
+    return [DomainLevelsOut(domain=d, baseline=points[0], latest=points[-1]) for d, points in seen.items()]
+
+
+def _reviewed_status(result: Result) -> str:
+    """A person's correction outranks the model."""
+    corrected = [r for r in result.reviews if r.decision == "corrected" and r.status]
+    return corrected[-1].status if corrected else result.status
+
+
+def _reviewed_level(result: Result) -> int:
+    corrected = [r for r in result.reviews if r.decision == "corrected" and r.level]
+    return corrected[-1].level if corrected else result.level
+
+
+def audit_out(entry) -> AuditOut:
+    return AuditOut(audit_id=entry.id, at=entry.at, actor=entry.actor, role=entry.role, action=entry.action,
+                    object_type=entry.object_type, object_id=entry.object_id, client_id=entry.client_id,
+                    request_id=entry.request_id)
