@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from casenotes.cli.main import app
+from casenotes.service.admin import DEMO_PATH
 
 runner = CliRunner()
 
@@ -38,7 +39,7 @@ def test_cli_token_create_refuses_an_unknown_role(env):
 
 @pytest.mark.slow
 def test_cli_demo_loads_once_and_the_index_rebuilds(env, tmp_path):
-    rows = [json.loads(line) for line in open("casenotes/demo/demo.jsonl", encoding="utf-8")][:3]
+    rows = [json.loads(line) for line in open(DEMO_PATH, encoding="utf-8")][:3]
     small = tmp_path / "small.jsonl"
     small.write_text("".join(json.dumps(r) + "\n" for r in rows))
     first = runner.invoke(app, ["demo", "--file", str(small)])
