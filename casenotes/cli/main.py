@@ -34,9 +34,9 @@ def clear_errors() -> Iterator[None]:
 
 
 def _pipeline(model: Optional[Path], rubric: str):
-    from casenotes.pipeline import Pipeline
+    from casenotes.runtime.factory import PipelineSpec, build_pipeline
 
-    return Pipeline.load(model_path=str(model) if model else None, rubric=rubric)
+    return build_pipeline(PipelineSpec(model_path=str(model) if model else None, rubric=rubric))
 
 
 @app.command()

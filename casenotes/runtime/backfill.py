@@ -35,15 +35,12 @@ class NoteWriter:
 
     def __init__(self, database_url: str, model_path: str | None = None, rubric: str = "self-sufficiency",
                  threads: int = 1) -> None:
-        import torch
-
-        from casenotes.pipeline import Pipeline
+        from casenotes.runtime.factory import PipelineSpec, build_pipeline
         from casenotes.runtime.ingest import NoteIngestor
         from casenotes.store import make_engine, make_sessionmaker
 
-        torch.set_num_threads(threads)
         self.engine = make_engine(database_url)
-        pipeline = Pipeline.load(model_path=model_path, rubric=rubric)
+        pipeline = build_pipeline(PipelineSpec(model_path=model_path, rubric=rubric, threads=threads))
         self.ingestor = NoteIngestor(make_sessionmaker(self.engine), pipeline, index=None)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -102,15 +102,9 @@ _worker_pipeline = None
 
 
 def _load_pipeline(model_path: str | None, rubric: str, threads: int | None):
-    from casenotes.embed.encoder import DEFAULT_BACKEND, make_encoder
-    from casenotes.pipeline import Pipeline
+    from casenotes.runtime.factory import PipelineSpec, build_pipeline
 
-    if threads:
-        import faiss
-
-        faiss.omp_set_num_threads(threads)
-    encoder = make_encoder(os.environ.get("CASENOTES_ENCODER") or DEFAULT_BACKEND, threads=threads)
-    return Pipeline.load(model_path=model_path, rubric=rubric, encoder=encoder)
+    return build_pipeline(PipelineSpec(model_path=model_path, rubric=rubric, threads=threads))
 
 
 def _load_worker(model_path: str | None, rubric: str, threads: int | None) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casenotes.errors import CasenotesError, Conflict, InvalidInput, ModelError, NoteTooLarge, NotFound
 from casenotes.pipeline import Pipeline
+from casenotes.runtime.factory import PipelineSpec, build_pipeline
 from casenotes.runtime.ingest import NoteIngestor
 from casenotes.runtime.search import SegmentIndex
 from casenotes.service.auth import metrics_reader
@@ -133,18 +134,11 @@ def build_services(settings: Settings, pipeline: Pipeline | None = None) -> Serv
     if settings.auto_migrate:
         migrate(engine)
     sessions = make_sessionmaker(engine)
-    if settings.encoder_threads:
-        import faiss
-
-        faiss.omp_set_num_threads(settings.encoder_threads)
     if pipeline is None:
-        from casenotes.embed.encoder import make_encoder
-
-        encoder = make_encoder(settings.encoder, threads=settings.encoder_threads)
-        pipeline = Pipeline.load(model_path=str(settings.model_path) if settings.model_path else None,
-                                 rubric=settings.rubric, encoder=encoder,
-                                 rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None,
-                                 max_note_chars=settings.max_note_chars)
+        pipeline = build_pipeline(PipelineSpec(
+            model_path=str(settings.model_path) if settings.model_path else None, rubric=settings.rubric,
+            rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None, encoder=settings.encoder,
+            threads=settings.encoder_threads, max_note_chars=settings.max_note_chars))
     index = SegmentIndex(pipeline.encoder.dimension, settings.search_index_path, log=SegmentChangeLog(sessions))
     services = Services(settings, engine, sessions, pipeline, index, NoteIngestor(sessions, pipeline, index),
                         Metrics(), RateLimiter(settings.rate_limit_per_minute, settings.redis_url))
