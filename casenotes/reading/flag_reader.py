@@ -9,7 +9,7 @@ Decisions (pure functions, `decide_flags`): a note raises flag type k when any s
 probability reaches the type's threshold (tuned on dev for recall first, then precision);
 its citations are the segments over the threshold (the strongest, at most MAX_CITATIONS, in
 note order); its confidence is the note's best score through an isotonic calibrator fitted on
-dev. Optionally, the rule-based context gating of `casenotes.reading.score.flag_is_gated` silences
+dev. Optionally, the rule-based context gating of `casenotes.reading.flags.flag_is_gated` silences
 segments on top of the model (`gating="rules"`); whether it helps is decided by measurement
 and stored in the artifact's config.
 
@@ -80,8 +80,8 @@ def reader_inputs(segments: Sequence[Segment], style: str = "context") -> list[t
 
 def gating_matrix(segments: Sequence[Segment], contexts: Sequence[ContextLabels],
                   cue_hits: np.ndarray | None = None) -> np.ndarray:
-    """(n, 5) bool: the rule-based context gating of `casenotes.reading.score.flag_is_gated` per segment and type."""
-    from casenotes.reading.score import flag_is_gated
+    """(n, 5) bool: the rule-based context gating of `casenotes.reading.flags.flag_is_gated` per segment and type."""
+    from casenotes.reading.flags import flag_is_gated
 
     n = len(segments)
     hits = np.zeros((n, len(FLAG_TYPES))) if cue_hits is None else np.asarray(cue_hits)

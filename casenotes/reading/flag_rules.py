@@ -13,7 +13,7 @@ Each rule names segments that raise no flag of a type even where a cue of that t
 
 A resolution or a confession gates a type only when none of the type's rubric cues is left
 once its own words are taken out: "Protective order granted after he choked her" still flags.
-`casenotes.reading.score.flag_is_gated` calls `rule_gates`.
+`casenotes.reading.flags.RULES` says which rule applies to which flag type.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functools import cache
 
 from casenotes.rubric import load_rubric
 
-__all__ = ["is_confession_without_crisis", "is_plan_goal_line", "resolves", "rule_gates"]
+__all__ = ["is_confession_without_crisis", "is_plan_goal_line", "resolves"]
 
 # "Goal 1:", "Objective 2a -", "Plan goal #3:", "Long-term goal:", "Treatment goals:", "- Goal A)".
 _GOAL_LINE = re.compile(
@@ -122,12 +122,3 @@ def is_confession_without_crisis(text: str) -> bool:
         return False
     rest = _without_verbs(_ADMITTED_AS_CONFESSION, _without_verbs(_USE_CONFESSION, text))
     return not _cue("crisis").search(rest)
-
-
-def rule_gates(flag_type: str, text: str, section: str | None = None) -> bool:
-    """Does one of the rules above silence this segment for `flag_type`?"""
-    if is_plan_goal_line(text, section):
-        return True
-    if flag_type == "crisis":
-        return is_confession_without_crisis(text)
-    return resolves(flag_type, text)

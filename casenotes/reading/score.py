@@ -2,7 +2,7 @@
 
 Pure functions over probability arrays. Context gates every decision: a negated, hypothetical,
 historical or someone else's statement moves no goal (it may show the goal was spoken of) and
-raises no flag, but for a negated disengagement cue ("no answer": see `flag_is_gated`).
+raises no flag, but for the exceptions each flag type has (`casenotes.reading.flags.RULES`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from casenotes.reading.flag_rules import rule_gates
+from casenotes.reading.flags import flag_is_gated
 from casenotes.reading.heads import Calibrator, LinearHead, in_order
 from casenotes.reading.model import Thresholds
 from casenotes.reading.reader_summary import RELEVANT, combined_features, reader_citations, reader_relevance
@@ -272,44 +272,6 @@ def decide_domains(e: DomainEvidence, segments: list[Segment], domain_head: Line
         results.append(DomainResult(domain=domain, level=level, confidence=_calibrated(calibrator, raw),
                                     citations=_cite(segments, ranked)))
     return results
-
-
-_NOTHING_MISSED = re.compile(
-    r"\b(?:no|not|never|without|n't|zero|0)\b(?:\s+\w+){0,3}?\s+(?:missed|miss|no[- ]?shows?|absences?)\b",
-    re.IGNORECASE)
-
-
-# The label conventions' exceptions to context gating, each for one flag type.
-_WARRANT_FOUND_NOW = re.compile(
-    r"\b(?:active|outstanding|open|new(?:ly)?|found|came back|showed|discovered|turned up|flagged)\b"
-    r".{0,60}\bwarrants?\b|\bwarrants?\b.{0,40}\b(?:active|outstanding|still open|found)\b",
-    re.IGNORECASE)
-_INTIMATE_PARTNER = re.compile(
-    r"\b(?:ex|ex-(?:boyfriend|girlfriend|husband|wife|partner)|boyfriend|girlfriend|bf|gf|partner|husband|"
-    r"wife|spouse|abuser|baby'?s? (?:father|dad|mother|mom))\b",
-    re.IGNORECASE)
-
-
-def flag_is_gated(flag_type: str, context: ContextLabels, text: str, cue_hit: bool,
-                  section: str | None = None) -> bool:
-    """Context that silences a flag, with the label conventions' exceptions:
-    - disengagement is said with negations ("no answer", "did not show"), so a negated
-      segment still raises it when one of its cues matches, unless what is negated is
-      the missing itself ("has not missed any appts");
-    - an old warrant found now is a legal flag however old it is;
-    - what an intimate partner does (drives by, threatens) is the client's safety.
-    Goal lines, resolutions and confessions of use are silenced by `flag_rules.rule_gates`."""
-    if rule_gates(flag_type, text, section):
-        return True
-    if flag_type == "legal" and context.historical and cue_hit and _WARRANT_FOUND_NOW.search(text):
-        context = context.model_copy(update={"historical": False})
-    if flag_type == "safety" and context.other_experiencer and _INTIMATE_PARTNER.search(text):
-        context = context.model_copy(update={"other_experiencer": False})
-    if context.hypothetical or context.historical or context.other_experiencer:
-        return True
-    if flag_type == "disengagement":
-        return bool(_NOTHING_MISSED.search(text)) or (context.negated and not cue_hit)
-    return context.negated
 
 
 @dataclass(frozen=True)

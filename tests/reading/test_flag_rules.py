@@ -6,8 +6,8 @@ with the packaged rubric's cues.
 
 import pytest
 
-from casenotes.reading.flag_rules import is_confession_without_crisis, is_plan_goal_line, resolves, rule_gates
-from casenotes.reading.score import flag_is_gated
+from casenotes.reading.flag_rules import is_confession_without_crisis, is_plan_goal_line, resolves
+from casenotes.reading.flags import flag_is_gated, rule_gates
 from casenotes.rubric import load_rubric
 from casenotes.schema import FLAG_TYPES, ContextLabels
 
@@ -164,3 +164,20 @@ def test_the_rules_never_hang_on_pathological_input():
         for flag_type in FLAG_TYPES:
             rule_gates(flag_type, text)
         assert time.perf_counter() - started < 30.0
+
+
+def test_flag_rules_table_names_only_the_rubrics_flag_types():
+    from casenotes.reading.flags import RULES
+    from casenotes.rubric import load_rubric
+
+    assert set(RULES) <= {flag.type for flag in load_rubric().flags} == set(FLAG_TYPES)
+
+
+def test_flag_rules_a_type_without_an_entry_gets_the_shared_gating_alone(monkeypatch):
+    from casenotes.reading import flags
+
+    monkeypatch.delitem(flags.RULES, "crisis")
+    confession = "Cl admitted he relapsed on beer over the weekend."
+    assert not flag_is_gated("crisis", ContextLabels(), confession, True)
+    assert flag_is_gated("crisis", ContextLabels(negated=True), confession, True)
+    assert flag_is_gated("crisis", ContextLabels(), "Goal 2: no ER visits this quarter.", True)
