@@ -74,3 +74,17 @@ def segments_in(text: str, pieces: list[tuple[str, str]]) -> list:
         out.append(Segment(start=start, end=start + len(piece), text=piece, section=section))
         cursor = start + len(piece)
     return out
+
+
+@pytest.fixture(scope="session")
+def fake_pipeline():
+    """The packaged rubric and heads on the fake word-hash encoder, without the goal reader:
+    for tests of storage, offsets and access that must not load the real model. Its readings
+    mean nothing; no test of reading quality may use it."""
+    from casenotes.embed.fake import FakeEncoder
+    from casenotes.pipeline import Pipeline
+    from casenotes.reading.model import load_model
+    from casenotes.rubric import load_rubric
+
+    return Pipeline(encoder=FakeEncoder(), rubric=load_rubric("self-sufficiency"), model=load_model(None),
+                    goal_reader=None)
