@@ -11,6 +11,7 @@ from typing import Any
 from casenotes.errors import ModelError
 from casenotes.reading.heads import Calibrator, LinearHead
 from casenotes.resources import resource
+from casenotes.schema import FLAG_TYPES
 
 __all__ = ["DEFAULT_MODEL_FILE", "NoteHeads", "Thresholds", "TrainedModel", "load_model"]
 
@@ -22,8 +23,7 @@ class Thresholds:
     relevance: float = 0.5  # least relevance of a segment that can move or be cited for a goal
     addressed: float = 1.01  # relevance at which a goal counts as addressed whatever the status head says
     domain: float = 0.5
-    flag: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        ("safety", "crisis", "housing_loss", "legal", "disengagement"), 0.5))
+    flag: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FLAG_TYPES, 0.5))
 
 
 @dataclass(frozen=True)
