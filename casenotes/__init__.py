@@ -72,13 +72,15 @@ __all__ = [
 ]
 
 
-_HOMES = {"Pipeline": "casenotes.pipeline",
-          **dict.fromkeys(("CasenotesError", "Conflict", "InvalidInput", "InvalidPlan", "ModelError", "NotFound",
-                           "NoteTooLarge", "RubricError"), "casenotes.errors")}
+# Where the public names live, lightest first; each module's own __all__ says what it holds.
+_HOMES = ("casenotes.errors", "casenotes.schema", "casenotes.pipeline")
 
 
 def __getattr__(name: str) -> Any:
     """Each public name is imported from its home on first use."""
-    if name not in __all__:
-        raise AttributeError(f"module 'casenotes' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES.get(name, "casenotes.schema")), name)
+    if name in __all__:
+        for home in _HOMES:
+            module = importlib.import_module(home)
+            if name in module.__all__:
+                return getattr(module, name)
+    raise AttributeError(f"module 'casenotes' has no attribute {name!r}")
