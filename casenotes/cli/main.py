@@ -161,6 +161,8 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/trai
     with clear_errors():
         if reader_folds < 0 or reader_folds == 1:
             raise InvalidInput(f"--reader-folds must be 0 (off) or at least 2, not {reader_folds}")
+        if fold_reader_dir is not None and fold_reader_dir.exists() and not fold_reader_dir.is_dir():
+            raise InvalidInput(f"--fold-readers must name a folder; {fold_reader_dir} is a file")
         if (reader or train_reader) and not (tune_paths or reader_folds):
             raise InvalidInput("a goal reader is combined with the heads on --tune notes or on out-of-fold "
                                "readings of --data: name the dev split or --reader-folds")

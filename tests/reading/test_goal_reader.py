@@ -250,6 +250,21 @@ def test_train_refuses_a_goal_reader_with_nothing_to_fit_its_combination_on(tmp_
     assert "--reader-folds" in result.output and not (tmp_path / "model.json").exists()
 
 
+def test_train_refuses_a_fold_readers_path_that_is_a_file_before_reading_anything(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from casenotes.cli.main import app
+
+    kept = tmp_path / "kept.txt"
+    kept.write_text("not a folder")
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none.jsonl"), "--goal-reader", str(tmp_path),
+                                      "--reader-folds", "2", "--fold-readers", str(kept),
+                                      "--out", str(tmp_path / "model.json")])
+    assert result.exit_code != 0
+    assert "--fold-readers must name a folder" in result.output
+    assert kept.read_text() == "not a folder" and not (tmp_path / "model.json").exists()
+
+
 def test_a_goal_reader_folder_named_in_the_environment_must_exist(monkeypatch: pytest.MonkeyPatch,
                                                                   tmp_path: Path) -> None:
     from casenotes.errors import ModelError
