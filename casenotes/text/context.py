@@ -18,8 +18,8 @@ inside them. Case-note rules on top:
   "hasn't used in 30 days", "no missed appts", "declined services" are
   negated=True by rule; whether that is good news is the direction model's call.
 - Diagnostic hedging ("possible", "likely") is matched but maps to no label.
-Sentences end at ., ! or ? before a space and a non-lower-case letter (not after
-an abbreviation such as "Dr.") and at every line break.
+Sentences are the segmenter's units (`segment.sentence_starts`): one splitter for
+the whole reading, so a cue's scope ends where a segment does.
 
 Labelling is linear in the text's length on any text (a note of 100,000 "no"s
 included): cue reach is looked up per category, and the scans of a target's
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import bisect
 import operator
-import re
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -43,31 +42,15 @@ from casenotes.errors import InvalidInput
 from casenotes.schema import ContextLabels
 from casenotes.text import context_rules as rules
 from casenotes.text.context_scope import Cue, Parsed, Reach, Target, acts_on_client, governs_target, next_decisive
-from casenotes.text.segment import bounded_pieces
+from casenotes.text.segment import bounded_pieces, sentence_starts
 
-__all__ = ["ContextAnalyzer", "assess", "sentence_starts"]
+__all__ = ["ContextAnalyzer", "assess"]
 
-# Possessive quantifiers and a match only at the start of a run keep both linear.
-_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++[\"')\]]*+\s++(?=\S)")
-_LINE_BREAK = re.compile(r"\n[^\S\n]*+(?=\S)")
 _START = operator.attrgetter("start")
 # One Matcher call holds the GIL throughout: seconds over a note of 100,000 "!". Token patterns
 # are matched over windows of about this many tokens, cut where no pattern can match across.
 _MATCH_WINDOW = 2_000
 _FAMILIES = ("NEGATED", "HYPOTHETICAL", "HISTORICAL", "OTHER", "POSSIBLE")
-
-
-def sentence_starts(text: str) -> list[int]:
-    """Character offsets where the sentences of `text` start, in order."""
-    starts = {0}
-    for match in _SENTENCE_END.finditer(text):
-        before = text[max(0, match.start() - 12) : match.start()]
-        word = before.split()[-1].lower().strip("([\"'") if before and not before[-1].isspace() else ""
-        if text[match.end()].islower() or word in rules.ABBREVIATIONS or len(word) == 1:
-            continue
-        starts.add(match.end())
-    starts.update(match.end() for match in _LINE_BREAK.finditer(text))
-    return sorted(starts)
 
 
 class _Compiled:

@@ -22,8 +22,9 @@ Each cue group is `(category, direction, max_scope, phrases)`:
 
 from __future__ import annotations
 
+from casenotes.text.lexicon import CLIENT_NOUNS, FIRST_PERSON, THIRD_PERSON
+
 __all__ = [
-    "ABBREVIATIONS",
     "CLAUSE_OPENERS",
     "CLIENT_OBJECTS",
     "CLIENT_SUBJECTS",
@@ -275,10 +276,7 @@ REPORTING_WORDS = frozenset({
     "confirms", "verbalized", "verbalizes", "acknowledged", "informed",
     "that", "per", ":",
 })
-CLIENT_SUBJECTS = frozenset({
-    "cl", "client", "clt", "pt", "patient", "she", "he", "they", "i", "we",
-    "consumer", "participant",
-})
+CLIENT_SUBJECTS = CLIENT_NOUNS | THIRD_PERSON | FIRST_PERSON | {"consumer", "participant"}
 # Inside a whole-segment target, a cue may follow a short noun subject ("The
 # application was not", "Rent was not") and its scope may stop short of a tail.
 MAX_UNKNOWN_PREFIX_WORDS = 2
@@ -294,7 +292,7 @@ SUBJECT_FRAME_WORDS = frozenset({
     "being", "will", "would", "can", "could", "should", "'m", "'re", "'ve",
     "'d", "’m", "’re", "’ve", "’d", "ca", "wo",
 })
-CLIENT_OBJECTS = frozenset({"him", "cl", "client", "clt", "pt", "patient", "me"})
+CLIENT_OBJECTS = CLIENT_NOUNS | {"him", "me"}
 # After "her", these words show it is an object ("threatened her with ...").
 OBJECT_HER_FOLLOWERS = frozenset({
     "with", "to", "at", "in", "on", "into", "out", "off", "up", "down", "from",
@@ -309,8 +307,3 @@ PREPOSITIONS = frozenset({
 })
 # Words between a preposition and a family word ("lives with her mother").
 POSSESSIVES = frozenset({"her", "his", "their", "my", "the", "a", "'s", "’s", "cl", "client"})
-# A period after these does not end a sentence.
-ABBREVIATIONS = frozenset({
-    "dr", "mr", "mrs", "ms", "st", "mt", "vs", "jr", "sr", "approx", "e.g",
-    "i.e", "dept", "no", "fig", "ave", "apt",
-})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 
 import numpy as np
@@ -24,8 +25,20 @@ from spacy.language import Language
 from spacy.tokens import Doc, Token
 
 from casenotes.schema import Segment
+from casenotes.text.lexicon import (
+    CLIENT_NOUNS,
+    FIRST_PERSON,
+    PERIOD_SHORTHAND,
+    SLASHED_SHORTHAND,
+    STAFF_NOUN,
+    THIRD_PERSON,
+    TITLES,
+)
 
-__all__ = ["LONGEST_RUN", "SECTION_HEADERS", "BoundedTokenizer", "Segmenter", "bounded_pieces", "is_unfilled_field"]
+__all__ = [
+    "LONGEST_RUN", "SECTION_HEADERS", "BoundedTokenizer", "Segmenter", "bounded_pieces", "is_unfilled_field",
+    "sentence_starts",
+]
 
 # spaCy splits the affixes off a whitespace-free run one at a time, rescanning the
 # rest each time: quadratic in the run's length (16,000 "!" took 74 s). Runs longer
@@ -49,26 +62,12 @@ SECTION_HEADERS = {
 }
 _ONE_LETTER_HEADERS = {h for h in SECTION_HEADERS if len(h) == 1}
 
-# Shorthand kept as one token. Titles never end a sentence; the rest end one
-# only when a capitalised word follows.
-_TITLES = ("Dr.", "Mr.", "Mrs.", "Ms.", "St.", "Ave.", "No.", "approx.", "Approx.", "vs.", "e.g.", "i.e.")
-_ABBREVIATIONS = (
-    "cl.", "Cl.", "appt.", "Appt.", "appts.", "apt.", "wk.", "wks.", "mo.", "mos.",
-    "yr.", "yrs.", "hr.", "hrs.", "min.", "mins.", "pt.", "Pt.", "info.", "dept.",
-    "etc.", "tel.", "ph.", "cont.", "Cont.", "req.", "med.", "meds.", "mgmt.", "asst.", "govt.", "est.", "avg.",
-    "misc.", "co.", "Co.", "Inc.", "Jr.", "Sr.",
-)
-_SLASHED = (
-    "w/", "W/", "w/o", "W/o", "f/u", "F/u", "F/U", "b/c", "B/c", "s/p", "h/o", "c/o",
-    "y/o", "yo/", "SI/HI", "HI/SI", "si/hi", "d/c", "D/C", "n/a", "N/A", "r/o", "R/O",
-    "a/w", "p/u", "P/U", "s/w", "S/W", "w/in", "w/e",
-)
 _SENTENCE_END = {".", "!", "?", "...", "?!", "!!", "…"}
 _CLOSERS = {'"', "'", "”", "’", ")", "]", "»"}
 _BULLET_MARKERS = {"-", "*", "•", "·", "–", "—", "+", ">", "o"}
 _CLAUSE_CONJUNCTIONS = {"but", "however", "although", "though", "whereas", "yet"}
-_SUBJECTS = {"cl", "client", "she", "he", "they", "cm", "pt", "i", "we", "her", "his"}
-_CLAUSE_SUBJECTS = {"cl", "client", "she", "he", "they", "cm", "pt"}
+_CLAUSE_SUBJECTS = CLIENT_NOUNS | THIRD_PERSON | {STAFF_NOUN}
+_SUBJECTS = _CLAUSE_SUBJECTS | FIRST_PERSON | {"her", "his"}
 _MIN_CLAUSE_WORDS = 3
 _CALENDAR_WORDS = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -138,7 +137,7 @@ class BoundedTokenizer:
 def _build_nlp() -> Language:
     nlp = spacy.blank("en")
     nlp.max_length = 2_000_000
-    for form in _TITLES + _ABBREVIATIONS + _SLASHED:
+    for form in TITLES + PERIOD_SHORTHAND + SLASHED_SHORTHAND:
         nlp.tokenizer.add_special_case(form, [{"ORTH": form}])
     nlp.tokenizer = BoundedTokenizer(nlp.tokenizer)
     nlp.add_pipe("casenotes_units")
@@ -185,7 +184,7 @@ def _ends_sentence(doc: Doc, i: int) -> bool:
     previous = doc[j]
     if previous.text in _SENTENCE_END or (j < i - 1 and previous.text.endswith((".", "!", "?"))):
         return True
-    if previous.text in _TITLES or not previous.text.endswith("."):
+    if previous.text in TITLES or not previous.text.endswith("."):
         return False
     # An abbreviation such as "appt." or "p.m." ends a sentence only before a
     # capital that is not a day or month name ("appt. Monday").
@@ -295,6 +294,21 @@ class Segmenter:
                 if segment.text and not is_unfilled_field(segment.text):
                     segments.append(segment)
         return segments
+
+    def sentence_starts(self, text: str) -> list[int]:
+        """Character offsets where the units of `text` (sentences, bullets, lines) start, in order."""
+        doc = self.nlp(text)
+        return sorted({0, *(doc[unit.first].idx for unit in doc.user_data["casenotes_units"])})
+
+
+@lru_cache(maxsize=1)
+def _shared_segmenter() -> Segmenter:
+    return Segmenter()
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Where the units of `text` start, by a segmenter shared by every caller in the process."""
+    return _shared_segmenter().sentence_starts(text)
 
 
 def is_unfilled_field(text: str) -> bool:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from casenotes.errors import InvalidInput
 from casenotes.schema import ContextLabels
-from casenotes.text.context import ContextAnalyzer, assess, sentence_starts
+from casenotes.text.context import ContextAnalyzer, assess
+from casenotes.text.segment import sentence_starts
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "eval" / "context" / "bench.py"
