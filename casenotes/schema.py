@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal, get_args
@@ -84,12 +85,15 @@ class Plan(_Frozen):
     @field_validator("goals")
     @classmethod
     def _goal_ids_unique(cls, goals: tuple[Goal, ...]) -> tuple[Goal, ...]:
-        seen: set[str] = set()
-        for goal in goals:
-            if goal.goal_id in seen:
-                raise ValueError(f"duplicate goal_id {goal.goal_id!r}")
-            seen.add(goal.goal_id)
+        repeated = repeated_goal_ids([goal.goal_id for goal in goals])
+        if repeated:
+            raise ValueError(f"duplicate goal_id {repeated[0]!r}")
         return goals
+
+
+def repeated_goal_ids(goal_ids: list[str]) -> list[str]:
+    """The goal ids given more than once, sorted: the one rule that a plan's goal ids are unique."""
+    return sorted(goal_id for goal_id, count in Counter(goal_ids).items() if count > 1)
 
 
 class Note(_Frozen):

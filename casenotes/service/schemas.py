@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
-from casenotes.schema import ConfidenceBand, DomainName, FlagType, NoteFormat, Status
+from casenotes.schema import ConfidenceBand, DomainName, FlagType, NoteFormat, Status, repeated_goal_ids
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
@@ -94,8 +94,7 @@ class PlanIn(Request):
     def repeated_goal_ids(self) -> list[str]:
         """Goal ids given more than once. Not a validation error: JSON Schema cannot say that the
         items of an array differ in one field, so the service answers a conflict (409)."""
-        ids = [g.goal_id for g in self.goals]
-        return sorted({i for i in ids if ids.count(i) > 1})
+        return repeated_goal_ids([g.goal_id for g in self.goals])
 
 
 class NoteRevisionIn(Request):
