@@ -23,7 +23,7 @@ from functools import cache
 
 from casenotes.rubric import load_rubric
 
-__all__ = ["is_confession_without_crisis", "is_plan_goal_line", "resolves"]
+__all__ = ["RESOLUTION_KINDS", "is_confession_without_crisis", "is_plan_goal_line", "is_resolution"]
 
 # "Goal 1:", "Objective 2a -", "Plan goal #3:", "Long-term goal:", "Treatment goals:", "- Goal A)".
 _GOAL_LINE = re.compile(
@@ -59,7 +59,7 @@ _RESOLUTIONS = {
         rf"|\b{_CONTINUES}\s+(?:(?:the|her|his|their|a|an)\s+)?(?:{_WORD}\s+){{0,2}}?{_PROTECTIVE_ORDER}",
         re.IGNORECASE),
 }
-_RESOLVED_TYPES = {"closure": ("safety", "legal", "housing_loss"), "protection": ("safety",)}
+RESOLUTION_KINDS = tuple(_RESOLUTIONS)
 
 # Not a hospital admission: "was admitted", "got admitted", "been admitted".
 _NOT_PASSIVE = r"(?<!was )(?<!were )(?<!been )(?<!being )(?<!got )(?<!get )(?<!is )(?<!be )"
@@ -103,14 +103,14 @@ def is_plan_goal_line(text: str, section: str | None = None) -> bool:
     return section == "goal" or bool(_GOAL_LINE.match(text))
 
 
-def resolves(flag_type: str, text: str) -> bool:
-    """The segment resolves a risk of `flag_type` or keeps a protection going, and says nothing
-    else that would raise the type: "APS closed the case" (safety), "eviction case dismissed"
-    (housing_loss), "warrant recalled" (legal), "protective order extended" (safety). A case
-    opened, a notice received, a protective order filed against the client are no resolutions."""
-    for name, pattern in _RESOLUTIONS.items():
-        if flag_type in _RESOLVED_TYPES[name] and pattern.search(text) \
-                and not _cue(flag_type).search(_without(pattern, text)):
+def is_resolution(kinds: tuple[str, ...], flag_type: str, text: str) -> bool:
+    """The segment holds a resolution of one of `kinds` ("closure": "APS closed the case",
+    "eviction case dismissed", "warrant recalled"; "protection": "protective order extended")
+    and says nothing else that would raise `flag_type`. A case opened, a notice received, a
+    protective order filed against the client are no resolutions."""
+    for kind in kinds:
+        pattern = _RESOLUTIONS[kind]
+        if pattern.search(text) and not _cue(flag_type).search(_without(pattern, text)):
             return True
     return False
 

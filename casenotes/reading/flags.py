@@ -24,12 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
-from casenotes.reading.flag_rules import is_confession_without_crisis, is_plan_goal_line, resolves
+from casenotes.reading.flag_rules import is_confession_without_crisis, is_plan_goal_line, is_resolution
 from casenotes.schema import ContextLabels
 
-__all__ = ["RULES", "FlagRules", "flag_is_gated", "rule_gates"]
+__all__ = ["RULES", "FlagRules", "flag_is_gated", "resolves", "rule_gates"]
 
 _NOTHING_MISSED = re.compile(
     r"\b(?:no|not|never|without|n't|zero|0)\b(?:\s+\w+){0,3}?\s+(?:missed|miss|no[- ]?shows?|absences?)\b",
@@ -72,25 +71,31 @@ def _intimate_partner(context: ContextLabels, text: str, cue_hit: bool) -> Conte
 class FlagRules:
     """What one flag type adds to the shared gating."""
 
+    resolved_by: tuple[str, ...] = ()  # kinds of resolution (flag_rules.RESOLUTION_KINDS) that silence it
     silencers: tuple[Silencer, ...] = ()
     context_exceptions: tuple[ContextException, ...] = ()
     negation: NegationRule = _negated
 
 
 RULES: dict[str, FlagRules] = {
-    "safety": FlagRules(silencers=(partial(resolves, "safety"),), context_exceptions=(_intimate_partner,)),
+    "safety": FlagRules(resolved_by=("closure", "protection"), context_exceptions=(_intimate_partner,)),
     "crisis": FlagRules(silencers=(is_confession_without_crisis,)),
-    "housing_loss": FlagRules(silencers=(partial(resolves, "housing_loss"),)),
-    "legal": FlagRules(silencers=(partial(resolves, "legal"),), context_exceptions=(_warrant_found_now,)),
+    "housing_loss": FlagRules(resolved_by=("closure",)),
+    "legal": FlagRules(resolved_by=("closure",), context_exceptions=(_warrant_found_now,)),
     "disengagement": FlagRules(negation=_negated_unless_own_cue),
 }
 
 
 def rule_gates(flag_type: str, text: str, section: str | None = None) -> bool:
-    """Does a goal line or one of the type's silencers silence this segment?"""
-    if is_plan_goal_line(text, section):
+    """Does a goal line, a resolution of the type or one of its silencers silence this segment?"""
+    if is_plan_goal_line(text, section) or resolves(flag_type, text):
         return True
     return any(silences(text) for silences in RULES.get(flag_type, FlagRules()).silencers)
+
+
+def resolves(flag_type: str, text: str) -> bool:
+    """Does the segment resolve a risk of `flag_type`, by a kind of resolution its rules name?"""
+    return is_resolution(RULES.get(flag_type, FlagRules()).resolved_by, flag_type, text)
 
 
 def flag_is_gated(flag_type: str, context: ContextLabels, text: str, cue_hit: bool,

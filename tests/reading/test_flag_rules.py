@@ -6,8 +6,8 @@ with the packaged rubric's cues.
 
 import pytest
 
-from casenotes.reading.flag_rules import is_confession_without_crisis, is_plan_goal_line, resolves
-from casenotes.reading.flags import flag_is_gated, rule_gates
+from casenotes.reading.flag_rules import is_confession_without_crisis, is_plan_goal_line
+from casenotes.reading.flags import flag_is_gated, resolves, rule_gates
 from casenotes.rubric import load_rubric
 from casenotes.schema import FLAG_TYPES, ContextLabels
 
@@ -171,6 +171,14 @@ def test_flag_rules_table_names_only_the_rubrics_flag_types():
     from casenotes.rubric import load_rubric
 
     assert set(RULES) <= {flag.type for flag in load_rubric().flags} == set(FLAG_TYPES)
+
+
+def test_flag_rules_name_only_kinds_of_resolution_that_exist():
+    from casenotes.reading.flag_rules import RESOLUTION_KINDS
+    from casenotes.reading.flags import RULES
+
+    named = {kind for rules in RULES.values() for kind in rules.resolved_by}
+    assert named and named <= set(RESOLUTION_KINDS)
 
 
 def test_flag_rules_a_type_without_an_entry_gets_the_shared_gating_alone(monkeypatch):
