@@ -1,5 +1,6 @@
 """A note's arrival: score it against the client's current plan and record everything in
-one transaction, once per `note_id`, then index its segments for search.
+one transaction, once per `note_id`, then index its segments for search. Or accept it now
+and score it next: the note and its scoring job commit in one transaction (`accept`).
 
 The transaction also logs the segments it adds (and, for a revision, the ones it replaces) in
 the database's change log; the index then catches up with that log, so a note's segments
@@ -13,6 +14,7 @@ once and both callers get the stored result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,13 +24,12 @@ from casenotes.errors import Conflict, InvalidInput
 from casenotes.pipeline import Pipeline, check_note_text
 from casenotes.runtime.scoring_queue import ScoringQueue
 from casenotes.runtime.search import SegmentIndex
-from casenotes.schema import Goal
 from casenotes.schema import Note as NoteSpec
 from casenotes.schema import Plan as PlanSpec
-from casenotes.store.repository import NoteFields, Repository, text_sha256
+from casenotes.store.repository import NoteFields, Repository, plan_spec, text_sha256
 from casenotes.store.tables import Client, Note, NoteRevision, Plan
 
-__all__ = ["Arrival", "NoteIngestor", "note_id_taken"]
+__all__ = ["Arrival", "JobQueue", "NoteIngestor", "note_id_taken"]
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,56 @@ class Arrival:
     created: bool
 
 
+class JobQueue(Protocol):
+    """Where a revision stored for later scoring gets its job, in the caller's transaction."""
+
+    def enqueue(self, session: Session, revision_pk: int) -> None: ...
+
+
 class NoteIngestor:
-    def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline, index: SegmentIndex | None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline, index: SegmentIndex | None,
+                 jobs: JobQueue | None = None, scoring: ScoringQueue | None = None) -> None:
         self.sessions = sessions
         self.pipeline = pipeline
         self.index = index
-        self._scoring = ScoringQueue(pipeline)  # concurrent arrivals share one pass through the model
+        self.jobs = jobs
+        self._scoring = scoring or ScoringQueue(pipeline)  # concurrent arrivals share one pass through the model
+
+    def accept(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
+               ingested_by: int | None = None) -> Arrival:
+        """Store a new note to be scored next, with its scoring job, in one transaction; or find it
+        stored already (same text, scored or not); `Conflict` for another text."""
+        check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
+        try:
+            with self.sessions.begin() as session:
+                repo = Repository(session)
+                client = repo.client(client_id, programs)
+                if _stored_same(session, client, fields):
+                    return Arrival(fields.note_id, created=False)
+                plan = repo.current_plan(client)
+                revision = repo.add_note(client, fields, plan, None, ingested_by)
+                self._job_queue().enqueue(session, revision.id)
+        except IntegrityError:
+            with self.sessions.begin() as session:  # a concurrent arrival of the same note won
+                if _stored_same(session, Repository(session).client(client_id, programs), fields):
+                    return Arrival(fields.note_id, created=False)
+            raise
+        return Arrival(fields.note_id, created=True)
+
+    def accept_revision(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
+        """Store a new text of a stored note to be scored next, with its job; its revision number."""
+        check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
+        with self.sessions.begin() as session:
+            repo = Repository(session)
+            note = repo.note(note_id, programs, lock=True)
+            revision = repo.revise_note(note, fields, repo.current_plan(note.client), None)
+            self._job_queue().enqueue(session, revision.id)
+            return revision.revision
+
+    def _job_queue(self) -> JobQueue:
+        if self.jobs is None:
+            raise InvalidInput("this service scores on arrival only: it has no scoring queue")
+        return self.jobs
 
     def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
                ingested_by: int | None = None, plan_version: int | None = None) -> Arrival:
@@ -123,12 +168,7 @@ def note_id_taken(note_id: str) -> Conflict:
 def _plan_of(session: Session, client: Client, version: int | None = None) -> tuple[int | None, PlanSpec]:
     repo = Repository(session)
     plan = repo.current_plan(client) if version is None else repo.plan_version(client, version)
-    if plan is None:
-        return None, PlanSpec()
     try:
-        goals = tuple(Goal(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
-                      for g in plan.goals)
-        return plan.id, PlanSpec(goals=goals)
+        return (plan.id if plan else None), plan_spec(plan)
     except ValueError as exc:  # stored plans were validated on the way in; this is damage
         raise InvalidInput(f"the stored plan of client {client.client_id!r} no longer validates") from exc
-

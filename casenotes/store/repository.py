@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload, se
 
 from casenotes.errors import InvalidInput, NotFound
 from casenotes.schema import Goal as GoalSpec
+from casenotes.schema import Plan as PlanSpec
 from casenotes.schema import ScoredNote
 from casenotes.shared_format import plan_from_goals
 from casenotes.store.flag_queue import FlagQueue
@@ -141,9 +142,9 @@ class Repository(FlagQueue, SegmentLog):
             raise NotFound(f"no note {note_id!r}")
         return note
 
-    def add_note(self, client: Client, fields: NoteFields, plan: Plan | None, scored: ScoredNote,
+    def add_note(self, client: Client, fields: NoteFields, plan: Plan | None, scored: ScoredNote | None,
                  ingested_by: int | None) -> NoteRevision:
-        """Store a new note and its first revision, with every result; the revision."""
+        """Store a new note and its first revision, with every result (or pending, with `scored` None)."""
         note = Note(note_id=fields.note_id, client_pk=client.id, note_date=fields.note_date,
                     note_format=fields.note_format, author=fields.author, current_revision=1,
                     ingested_by=ingested_by)
@@ -151,7 +152,8 @@ class Repository(FlagQueue, SegmentLog):
         self.session.flush()
         return self._add_revision(note, 1, fields, plan, scored)
 
-    def revise_note(self, note: Note, fields: NoteFields, plan: Plan | None, scored: ScoredNote) -> NoteRevision:
+    def revise_note(self, note: Note, fields: NoteFields, plan: Plan | None,
+                    scored: ScoredNote | None) -> NoteRevision:
         """The note's next revision. The caller read `note` with `lock=True` in this transaction,
         so its `current_revision` is the newest and no other revision is being numbered meanwhile."""
         replaced = list(self.session.scalars(select(SegmentRow.id).join(NoteRevision).where(
@@ -178,24 +180,35 @@ class Repository(FlagQueue, SegmentLog):
                                          .order_by(NoteRevision.revision)))
 
     def _add_revision(self, note: Note, number: int, fields: NoteFields, plan: Plan | None,
-                      scored: ScoredNote) -> NoteRevision:
-        result = scored.result
-        revision = NoteRevision(
-            note_pk=note.id, revision=number, text=fields.text, sha256=text_sha256(fields.text),
-            plan_pk=plan.id if plan else None, model_version=result.model_version,
-            rubric_name=result.rubric_name, rubric_version=result.rubric_version, rubric_hash=result.rubric_hash,
-            segments=[_segment_row(s, c, v) for s, c, v in zip(result.segments, scored.contexts, scored.vectors)],
-            results=[Result(kind="goal", goal_id=g.goal_id, status=g.status, score=g.score,
-                            confidence=g.confidence, citations=_spans(g.citations)) for g in result.goals]
-            + [Result(kind="domain", domain=d.domain, level=d.level, confidence=d.confidence,
-                      citations=_spans(d.citations)) for d in result.domains],
-            flags=[FlagRow(type=f.type, severity=f.severity, confidence=f.confidence, citations=_spans(f.citations),
-                           note_date=fields.note_date, status="open") for f in result.flags],
-        )
+                      scored: ScoredNote | None) -> NoteRevision:
+        """A revision with every result, or, with `scored` None, one that waits for scoring."""
+        revision = NoteRevision(note_pk=note.id, revision=number, text=fields.text, sha256=text_sha256(fields.text),
+                                plan_pk=plan.id if plan else None, scoring_state="pending")
         self.session.add(revision)
+        if scored is not None:
+            self.record_scoring(revision, scored, fields.note_date)
+        self.session.flush()
+        return revision
+
+    def record_scoring(self, revision: NoteRevision, scored: ScoredNote, note_date: date) -> None:
+        """Store what scoring read from `revision`: its segments, results and flags."""
+        result = scored.result
+        revision.model_version = result.model_version
+        revision.rubric_name, revision.rubric_version = result.rubric_name, result.rubric_version
+        revision.rubric_hash = result.rubric_hash
+        revision.scoring_state, revision.scoring_error, revision.next_attempt_at = "scored", None, None
+        revision.segments = [_segment_row(s, c, v) for s, c, v in zip(result.segments, scored.contexts,
+                                                                      scored.vectors)]
+        revision.results = (
+            [Result(kind="goal", goal_id=g.goal_id, status=g.status, score=g.score, confidence=g.confidence,
+                    citations=_spans(g.citations)) for g in result.goals]
+            + [Result(kind="domain", domain=d.domain, level=d.level, confidence=d.confidence,
+                      citations=_spans(d.citations)) for d in result.domains])
+        revision.flags = [FlagRow(type=f.type, severity=f.severity, confidence=f.confidence,
+                                  citations=_spans(f.citations), note_date=note_date, status="open")
+                          for f in result.flags]
         self.session.flush()
         self.log_segment_changes([segment.id for segment in revision.segments], "add")
-        return revision
 
     def current_revisions(self, client: Client) -> list[tuple[Note, NoteRevision]]:
         """Each of the client's notes with its current revision, oldest note first."""
@@ -248,6 +261,7 @@ class Repository(FlagQueue, SegmentLog):
 
     def plan_by_pk(self, plan_pk: int | None) -> Plan | None:
         return self.session.get(Plan, plan_pk) if plan_pk is not None else None
+
 
     # -- erasure -----------------------------------------------------------------------
 
@@ -318,3 +332,11 @@ def _segment_row(segment, context, vector) -> SegmentRow:
                       hypothetical=context.hypothetical, historical=context.historical,
                       other_experiencer=context.other_experiencer,
                       vector=np.asarray(vector, dtype=np.float32).tobytes())
+
+
+def plan_spec(plan: Plan | None) -> PlanSpec:
+    """A stored plan as the pipeline reads it (no plan: no goals). `ValueError` if it no longer validates."""
+    if plan is None:
+        return PlanSpec()
+    return PlanSpec(goals=tuple(GoalSpec(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
+                                for g in plan.goals))

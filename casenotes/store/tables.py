@@ -122,7 +122,8 @@ class NoteRevision(Base):
     """One text of a note and everything scored from it, with what scored it."""
 
     __tablename__ = "note_revision"
-    __table_args__ = (UniqueConstraint("note_pk", "revision"),)
+    __table_args__ = (UniqueConstraint("note_pk", "revision"),
+                      Index("ix_note_revision_pending", "scoring_state", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     note_pk: Mapped[int] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
@@ -130,11 +131,16 @@ class NoteRevision(Base):
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     plan_pk: Mapped[int | None] = mapped_column(ForeignKey("plan.id", ondelete="SET NULL"), nullable=True)
-    model_version: Mapped[str] = mapped_column(String(200))
-    rubric_name: Mapped[str] = mapped_column(String(100))
-    rubric_version: Mapped[str] = mapped_column(String(50))
-    rubric_hash: Mapped[str] = mapped_column(String(64))
+    # None while the revision waits for scoring (scoring_state "pending").
+    model_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rubric_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    rubric_version: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    rubric_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    scoring_state: Mapped[str] = mapped_column(String(10), default="scored", server_default="scored")
+    scoring_error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # a reason, never note text
+    scoring_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     note: Mapped[Note] = relationship(back_populates="revisions")
     segments: Mapped[list[SegmentRow]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
