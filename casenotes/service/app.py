@@ -177,12 +177,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
 
 def _add_routes(app: FastAPI) -> None:
-    from casenotes.service.routes_records import router as records
-    from casenotes.service.routes_review import router as review
+    from casenotes.service.api import router as api
     from casenotes.service.ui import mount_ui
 
-    app.include_router(records)
-    app.include_router(review)
+    app.include_router(api)
     mount_ui(app)  # the review pages under /ui and their static files
 
     @app.get("/healthz", tags=["operations"])

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from casenotes.service import routes_review
+from casenotes.service.api import flags
 from casenotes.store.repository import Repository
 from casenotes.store.tables import Client, Plan
 from tests.service.conftest import PROGRAM_A
@@ -152,7 +152,7 @@ VANISHING = {
     "a second erasure, after the first read the client": (
         Repository, "delete_client", "DELETE", "/v1/clients/C-1", None, 404),
     "the flag queue, between the flags and their notes": (  # the flags as they were when read
-        routes_review, "queue_flag_out", "GET", "/v1/flags?status=any", None, 200),
+        flags, "queue_flag_out", "GET", "/v1/flags?status=any", None, 200),
 }
 
 

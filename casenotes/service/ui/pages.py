@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -39,7 +41,8 @@ from casenotes.service.ui.session import (
     signed_in,
     wants_json,
 )
-from casenotes.store.credentials import end_ui_session, principal_for, start_ui_session
+from casenotes.store.credentials import Principal, end_ui_session, principal_for, start_ui_session
+from casenotes.store.repository import Repository
 from casenotes.store.tables import Client, Note
 
 __all__ = [
@@ -113,7 +116,7 @@ async def logout(request: Request) -> Response:
 @router.get("/flags")
 def queue_page(request: Request, status: str = "open", type: str = "", program: str = "",  # noqa: A002
                cursor: str = "") -> Response:
-    from casenotes.service.routes_review import flag_queue
+    from casenotes.service.api.flags import flag_queue
 
     principal = signed_in(request)
     require_role(principal, *READER_ROLES)
@@ -139,7 +142,7 @@ def queue_page(request: Request, status: str = "open", type: str = "", program: 
 
 @router.post("/flags/{flag_id}/review")
 async def review_flag(request: Request, flag_id: int) -> Response:
-    from casenotes.service.routes_review import review_flag as api_review_flag
+    from casenotes.service.api.flags import review_flag as api_review_flag
 
     principal, fields = await checked_post(request)
     require_role(principal, "supervisor")
@@ -174,13 +177,9 @@ def clients_page(request: Request) -> Response:
 
 @router.get("/clients/{client_id}")
 def record_page(request: Request, client_id: str) -> Response:
-    from casenotes.service.routes_records import get_record
+    from casenotes.service.api.records import get_record
 
-    principal = signed_in(request)
-    require_role(principal, *READER_ROLES)
-    if not ID_RE.match(client_id):
-        raise NotFound(f"no client {client_id!r}")
-    with repository_for(request) as repo:
+    with _reading(request, "client", client_id) as (principal, repo):
         record = get_record(client_id, principal, repo, request)
     rubric = request.app.state.services.pipeline.rubric
     dates = [n.note_date for n in record.notes]
@@ -200,13 +199,9 @@ def record_page(request: Request, client_id: str) -> Response:
 
 @router.get("/notes/{note_id}")
 def note_page(request: Request, note_id: str) -> Response:
-    from casenotes.service.routes_records import get_note
+    from casenotes.service.api.notes import get_note
 
-    principal = signed_in(request)
-    require_role(principal, *READER_ROLES)
-    if not ID_RE.match(note_id):
-        raise NotFound(f"no note {note_id!r}")
-    with repository_for(request) as repo:
+    with _reading(request, "note", note_id) as (principal, repo):
         note = get_note(note_id, principal, repo, request)
         texts_of_goals = goal_texts(repo, note_id)
     rubric = request.app.state.services.pipeline.rubric
@@ -219,7 +214,7 @@ def note_page(request: Request, note_id: str) -> Response:
 
 @router.post("/results/{result_id}/review")
 async def review_result(request: Request, result_id: int) -> Response:
-    from casenotes.service.routes_review import review_result as api_review_result
+    from casenotes.service.api.results import review_result as api_review_result
 
     principal, fields = await checked_post(request)
     require_role(principal, "analyst")
@@ -251,7 +246,7 @@ def search_page(request: Request) -> Response:
 @router.post("/search")
 async def search_results(request: Request) -> Response:
     """POST, so the query (which may name a client's circumstances) stays out of URLs and logs."""
-    from casenotes.service.routes_review import search
+    from casenotes.service.api.search import search
 
     principal, fields = await checked_post(request)
     require_role(principal, "analyst")
@@ -280,3 +275,13 @@ def unknown_page(request: Request, path: str) -> Response:
 
 # -- page data -------------------------------------------------------------------------------
 
+@contextmanager
+def _reading(request: Request, kind: str, object_id: str) -> Iterator[tuple[Principal, Repository]]:
+    """The signed-in reader and a repository, for the page of one client or note; an id that no
+    client or note can have is the not-found page."""
+    principal = signed_in(request)
+    require_role(principal, *READER_ROLES)
+    if not ID_RE.match(object_id):
+        raise NotFound(f"no {kind} {object_id!r}")
+    with repository_for(request) as repo:
+        yield principal, repo

@@ -1,0 +1,13 @@
+"""The JSON API under /v1, one router per resource. `router` includes them in the order the
+OpenAPI document lists their operations: the records a case management system writes and
+reads first, then review, search and the audit log."""
+
+from fastapi import APIRouter
+
+from casenotes.service.api import audit, clients, flags, notes, plans, records, results, search
+
+__all__ = ["router"]
+
+router = APIRouter()
+for resource in (clients, plans, notes, records, flags, results, search, audit):
+    router.include_router(resource.router)

@@ -1,0 +1,88 @@
+"""Notes: scored and stored on arrival, revised and rescored, read back with every result."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from casenotes.errors import NotFound
+from casenotes.runtime.ingest import note_id_taken
+from casenotes.service.api.common import NOT_FOUND, NoteReader, Writer
+from casenotes.service.deps import ClientIdPath, NoteIdPath, RepositoryDep, ServicesDep, record_read
+from casenotes.service.schemas import ERROR_RESPONSES, ErrorOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn
+from casenotes.service.views import note_out, note_result_out
+from casenotes.store.credentials import Principal
+from casenotes.store.repository import NoteFields, Repository
+from casenotes.store.tables import Note
+
+router = APIRouter(prefix="/v1", tags=["records"], responses=ERROR_RESPONSES)
+
+
+@router.post("/clients/{client_id}/notes", response_model=NoteResultOut, status_code=201,
+             responses={200: {"model": NoteResultOut, "description": "Stored already: the stored result."},
+                        409: {"model": ErrorOut, "description": "This note_id is taken: stored with another "
+                              "text, for another client, or by another ingest token."},
+                        413: {"description": "The note is over the size limit."}, **NOT_FOUND})
+def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services: ServicesDep,
+              request: Request, response: Response) -> NoteResultOut:
+    """Score a note against the client's current plan and store it with every result.
+    Idempotent on `note_id`: the same note again is answered from the store (200)."""
+    fields = NoteFields(note_id=body.note_id, note_date=body.note_date, text=body.text,
+                        note_format=body.note_format, author=body.author)
+    arrival = services.ingestor.arrive(client_id, fields, programs=principal.program,
+                                       ingested_by=principal.token_pk)
+    with services.sessions() as session:
+        repo = Repository(session)
+        note = repo.note(arrival.note_id, principal.program)
+        if not arrival.created and not _stored_by(note, principal):
+            raise note_id_taken(note.note_id)  # an ingest token replays only its own notes
+        result = note_result_out(repo, note)
+        record_read(repo, request, principal, action="ingest" if arrival.created else "read",
+                    object_type="note", object_id=note.note_id, client_id=client_id)
+        repo.commit()
+    if arrival.created:
+        services.metrics.scored([f.type for f in result.flags])
+    response.status_code = 201 if arrival.created else 200
+    return result
+
+
+@router.put("/notes/{note_id}", response_model=NoteResultOut, responses={413: {}, **NOT_FOUND})
+def revise_note(note_id: NoteIdPath, body: NoteRevisionIn, principal: Writer, services: ServicesDep,
+                request: Request) -> NoteResultOut:
+    """Store a revised text of a note, rescore it, and keep the earlier revisions."""
+    fields = NoteFields(note_id=note_id, note_date=body.note_date, text=body.text, note_format=body.note_format,
+                        author=body.author)
+    with services.sessions() as session:  # an ingest token revises only a note it may read
+        _readable_note(Repository(session), note_id, principal)
+    services.ingestor.revise(note_id, fields, programs=principal.program)
+    with services.sessions() as session:
+        repo = Repository(session)
+        note = repo.note(note_id, principal.program)
+        result = note_result_out(repo, note)
+        record_read(repo, request, principal, action="revise", object_type="note", object_id=note_id,
+                    client_id=note.client.client_id)
+        repo.commit()
+    services.metrics.scored([f.type for f in result.flags])
+    return result
+
+
+@router.get("/notes/{note_id}", response_model=NoteOut, responses=NOT_FOUND)
+def get_note(note_id: NoteIdPath, principal: NoteReader, repo: RepositoryDep, request: Request) -> NoteOut:
+    """The note's text with every result and its citations, and its revision history."""
+    note = _readable_note(repo, note_id, principal)
+    body = note_out(repo, note)
+    record_read(repo, request, principal, action="read", object_type="note", object_id=note_id,
+                client_id=note.client.client_id)
+    repo.commit()
+    return body
+
+
+def _stored_by(note: Note, principal: Principal) -> bool:
+    """Ingest tokens see only the notes they stored; the other roles every note of their programs."""
+    return principal.role != "ingest" or note.ingested_by == principal.token_pk
+
+
+def _readable_note(repo: Repository, note_id: str, principal: Principal) -> Note:
+    note = repo.note(note_id, principal.program)
+    if not _stored_by(note, principal):
+        raise NotFound(f"no note {note_id!r}")
+    return note

@@ -1,0 +1,23 @@
+"""A client's record: what every note so far says about the client and their plan."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from casenotes.service.api.common import NOT_FOUND, Reader
+from casenotes.service.deps import ClientIdPath, RepositoryDep, record_read
+from casenotes.service.schemas import ERROR_RESPONSES, RecordOut
+from casenotes.service.views import record_out
+
+router = APIRouter(prefix="/v1", tags=["records"], responses=ERROR_RESPONSES)
+
+
+@router.get("/clients/{client_id}/record", response_model=RecordOut, responses=NOT_FOUND)
+def get_record(client_id: ClientIdPath, principal: Reader, repo: RepositoryDep, request: Request) -> RecordOut:
+    """The client, the current plan, each goal's timeline, baseline and latest domain levels, open flags."""
+    client = repo.client(client_id, principal.program)
+    body = record_out(repo, client)
+    record_read(repo, request, principal, action="read", object_type="record", object_id=client_id,
+                client_id=client_id)
+    repo.commit()
+    return body
