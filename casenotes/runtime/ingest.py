@@ -84,6 +84,20 @@ class NoteIngestor:
             self._job_queue().enqueue(session, revision.id)
             return revision.revision
 
+    def retry(self, note_id: str, programs: str | None = None) -> bool:
+        """Score a dead-lettered note again: its current revision waits for scoring with a new job.
+        False if that revision has not failed."""
+        with self.sessions.begin() as session:
+            repo = Repository(session)
+            note = repo.note(note_id, programs, lock=True)
+            revision = repo.current_revision(note)
+            if revision.scoring_state != "failed":
+                return False
+            revision.scoring_state, revision.scoring_error = "pending", None
+            revision.scoring_attempts, revision.next_attempt_at = 0, None
+            self._job_queue().enqueue(session, revision.id)
+            return True
+
     def _job_queue(self) -> JobQueue:
         if self.jobs is None:
             raise InvalidInput("this service scores on arrival only: it has no scoring queue")

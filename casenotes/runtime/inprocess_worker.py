@@ -2,9 +2,9 @@
 revisions waiting in the SQLite database.
 
 The pending revision is the job: stored in the note's own transaction, it is found again after
-a crash or restart. A thread claims a revision by leasing it (its next attempt is pushed past
-the lease), so two processes on one database do not score it at once, and a process that dies
-mid-job leaves a lease that runs out. A failure waits `retry_delay` before the next attempt;
+a crash or restart. A thread claims a revision by leasing it (`polling.lease_due`), so two
+processes on one database do not score it at once, and a process that dies mid-job leaves a
+lease that runs out. A failure waits `retry_delay` before the next attempt;
 after `MAX_ATTEMPTS` the revision is `failed`, where an admin sees it and can retry it.
 """
 
@@ -15,9 +15,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, or_
 from sqlalchemy.orm import Session, sessionmaker
 
+from casenotes.runtime.polling import Poller, lease_due
 from casenotes.runtime.scoring_jobs import MAX_ATTEMPTS, RevisionScorer, retry_delay
 from casenotes.store.tables import NoteRevision, utcnow
 
@@ -34,28 +35,22 @@ class InProcessWorker:
         self.scorer = scorer
         self.concurrency = max(1, concurrency)
         self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._poller = Poller("casenotes-scoring-poller", self.run_once, poll_seconds)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="casenotes-scoring")
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._thread: threading.Thread | None = None
 
     def enqueue(self, session: Session, revision_pk: int) -> None:
         """The pending revision is the job already; wake the worker once the caller commits."""
-        event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
+        event.listen(session, "after_commit", lambda _session: self._poller.wake(), once=True)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="casenotes-scoring-poller", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
         """Claim nothing more and finish the jobs in hand."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._poller.stop()
         self._pool.shutdown(wait=True)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -74,30 +69,12 @@ class InProcessWorker:
             self._pool.submit(self._run, revision_pk)
         return len(claimed)
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                started = self.run_once()
-            except Exception:  # noqa: BLE001 - the poller must outlive a database hiccup; the next poll retries
-                log.exception("scoring worker: claiming pending revisions failed")
-                started = 0
-            if not started:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
-
     def _claim(self, limit: int) -> list[int]:
         now = utcnow()
-        due = or_(NoteRevision.next_attempt_at.is_(None), NoteRevision.next_attempt_at <= now)
-        claimed = []
-        with self.sessions.begin() as session:
-            candidates = session.scalars(select(NoteRevision.id).where(NoteRevision.scoring_state == "pending", due)
-                                         .order_by(NoteRevision.id).limit(limit))
-            for revision_pk in candidates:
-                leased = session.execute(update(NoteRevision).where(NoteRevision.id == revision_pk, due)
-                                         .values(next_attempt_at=now + LEASE))
-                if leased.rowcount == 1:
-                    claimed.append(revision_pk)
-        return claimed
+        due = [NoteRevision.scoring_state == "pending",
+               or_(NoteRevision.next_attempt_at.is_(None), NoteRevision.next_attempt_at <= now)]
+        return lease_due(self.sessions, NoteRevision, due, NoteRevision.next_attempt_at, [NoteRevision.id], limit,
+                         until=now + LEASE)
 
     def _run(self, revision_pk: int) -> None:
         try:
@@ -108,7 +85,7 @@ class InProcessWorker:
             with self._idle:
                 self._in_flight.discard(revision_pk)
                 self._idle.notify_all()
-            self._wake.set()
+            self._poller.wake()
 
     def _after_failure(self, revision_pk: int, error: BaseException) -> None:
         with self.sessions.begin() as session:

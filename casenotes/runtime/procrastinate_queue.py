@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from casenotes.runtime.scoring_jobs import MAX_ATTEMPTS, RevisionScorer
 
 __all__ = ["QUEUE", "TASK", "ProcrastinateQueue", "WorkerSettings", "conninfo", "requeue_stalled_jobs", "run_worker",
-           "worker_app"]
+           "work", "worker_app"]
 
 log = logging.getLogger(__name__)
 QUEUE = "scoring"
@@ -89,14 +89,16 @@ async def requeue_stalled_jobs(app: procrastinate.App, stalled_after_seconds: fl
     return len(stalled)
 
 
-def run_worker(app: procrastinate.App, *, concurrency: int, stalled_after_seconds: float,
+async def work(app: procrastinate.App, *, concurrency: int, stalled_after_seconds: float,
                install_signal_handlers: bool = True, wait: bool = True) -> None:
-    """Run a worker until SIGINT/SIGTERM (or, with `wait` False, until the queue is empty); the
-    jobs in hand finish first."""
-    async def main() -> None:
-        async with app.open_async():
-            await requeue_stalled_jobs(app, stalled_after_seconds)
-            await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
-                                       install_signal_handlers=install_signal_handlers)
+    """Re-queue stalled jobs, then work until SIGINT/SIGTERM, cancellation or (with `wait` False)
+    an empty queue; the jobs in hand finish first."""
+    async with app.open_async():
+        await requeue_stalled_jobs(app, stalled_after_seconds)
+        await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
+                                   install_signal_handlers=install_signal_handlers)
 
-    asyncio.run(main())
+
+def run_worker(app: procrastinate.App, **options) -> None:
+    """`work` on a new event loop, until it ends."""
+    asyncio.run(work(app, **options))

@@ -21,7 +21,7 @@ from casenotes.runtime.scoring_queue import ScoringQueue
 from casenotes.runtime.search import SegmentIndex
 from casenotes.schema import Note, Plan
 from casenotes.store.repository import Repository, plan_spec
-from casenotes.store.tables import NoteRevision, utcnow
+from casenotes.store.tables import NoteRevision
 
 __all__ = ["MAX_ATTEMPTS", "Outcome", "RevisionScorer", "failure_reason", "retry_delay"]
 
@@ -77,17 +77,6 @@ class RevisionScorer:
             revision = session.get(NoteRevision, revision_pk)
             if revision is not None and revision.scoring_state != "scored":
                 revision.scoring_state, revision.scoring_error = "failed", failure_reason(error)
-
-    def requeue(self, revision_pk: int) -> bool:
-        """Make a failed revision wait for scoring again (an admin's retry); False if it is not failed."""
-        with self.sessions.begin() as session:
-            revision = session.get(NoteRevision, revision_pk)
-            if revision is None or revision.scoring_state != "failed":
-                return False
-            revision.scoring_state, revision.scoring_error = "pending", None
-            revision.scoring_attempts, revision.next_attempt_at = 0, utcnow()
-            return True
-
 
 def _reading_input(session: Session, revision: NoteRevision) -> tuple[Note, Plan]:
     """The note as the pipeline reads it, and the plan in force when the revision was stored."""

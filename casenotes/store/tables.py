@@ -4,6 +4,7 @@ client ─┬─ plan (versioned) ── plan_goal
         └─ note ── note_revision ─┬─ segment (with its embedding, for search)
                                   ├─ result (a goal status or a domain level) ── review
                                   └─ flag (open | confirmed | dismissed)
+webhook_subscription ── webhook_delivery (the outbox and its log; a client's deliveries go with the client)
 audit_log and api_token (with its ui_session sign-ins) stand apart: audit rows name objects by their public ids and
 outlive a deleted client; they never hold note text.
 """
@@ -31,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiToken", "AuditEntry", "Base", "Client", "FlagRow", "Note", "NoteRevision", "Plan", "PlanGoal",
-    "Result", "Review", "SegmentChange", "SegmentRow", "UiSession", "utcnow",
+    "Result", "Review", "SegmentChange", "SegmentRow", "UiSession", "WebhookDelivery", "WebhookSubscription", "utcnow",
 ]
 
 
@@ -277,3 +278,43 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(200))
     client_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     request_id: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookSubscription(Base):
+    """A case management system's endpoint for one program's events. `secrets` holds the signing
+    secrets, [{"secret": "whsec_...", "created_at": iso, "expires_at": iso | None}]: after a rotation
+    the old one stays until it expires, and each delivery is signed with every one still active."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list] = mapped_column(JSON, default=list)
+    secrets: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """The outbox and the delivery log: one event for one subscription. `event_id` is the
+    webhook-id, the same on every attempt and replay. The payload holds ids, statuses and links,
+    never note text; a client's deliveries go when the client is erased."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (UniqueConstraint("subscription_pk", "event_id"),
+                      Index("ix_webhook_delivery_due", "state", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_pk: Mapped[int] = mapped_column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict] = mapped_column(JSON)
+    client_pk: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), nullable=True, index=True)
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)  # a reason, never a response body
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -20,7 +20,6 @@ from casenotes.runtime.procrastinate_queue import (
     worker_app,
 )
 from casenotes.runtime.scoring_jobs import RevisionScorer
-from casenotes.store.db import make_engine, make_sessionmaker, migrate
 from casenotes.store.repository import NoteFields, Repository
 from casenotes.store.tables import Note, NoteRevision
 from tests.conftest import fresh_postgres_database
@@ -29,18 +28,9 @@ NOTE = "Cl signed a lease for a one-bedroom apartment today."
 
 
 @pytest.fixture
-def database_url():
+def database_url():  # procrastinate is the queue on PostgreSQL only
     yield from fresh_postgres_database()
 
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    with make_sessionmaker(engine).begin() as session:
-        Repository(session).put_client("client-1", "housing")
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def _jobs(database_url: str) -> list[tuple]:

@@ -12,32 +12,18 @@ from casenotes.errors import ModelError
 from casenotes.runtime.ingest import NoteIngestor
 from casenotes.runtime.inprocess_worker import InProcessWorker
 from casenotes.runtime.scoring_jobs import MAX_ATTEMPTS, RevisionScorer
-from casenotes.store.db import make_engine, make_sessionmaker, migrate
 from casenotes.store.repository import NoteFields, Repository
 from casenotes.store.tables import NoteRevision, Result
-from tests.conftest import fresh_postgres_database
 
 NOTE = "Cl signed a lease for a one-bedroom apartment today. She reports no drinking since last visit."
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'casenotes.db'}"
-        return
-    yield from fresh_postgres_database()
 
-
-@pytest.fixture
-def sessions(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    with make_sessionmaker(engine).begin() as session:
+@pytest.fixture(autouse=True)
+def plan(sessions):
+    with sessions.begin() as session:
         repo = Repository(session)
-        client, _ = repo.put_client("client-1", "housing")
-        repo.store_plan(client, [_goal()], "self-sufficiency")
-    yield make_sessionmaker(engine)
-    engine.dispose()
+        repo.store_plan(repo.client("client-1"), [_goal()], "self-sufficiency")
 
 
 def _goal():
@@ -138,6 +124,10 @@ def test_a_failing_job_is_retried_with_backoff_then_dead_lettered_with_a_reason(
     assert NOTE[:20] not in revision.scoring_error
     assert worker.run_once() == 0  # a dead letter is not picked up again
 
-    assert RevisionScorer(sessions, fake_pipeline).requeue(revision_pk)
-    assert worker.run_once() == 1
+    ingestor = NoteIngestor(sessions, fake_pipeline, None, jobs=worker)
+    assert ingestor.retry("n-1")  # an admin's retry
+    assert not ingestor.retry("n-1")  # pending again, not failed
+    worker.scorer = RevisionScorer(sessions, fake_pipeline)  # the model is fixed
+    assert worker.run_once() == 1 and worker.wait_idle(timeout=30)
+    assert _state(sessions).scoring_state == "scored" and _state(sessions).scoring_error is None
     worker.stop()
