@@ -39,7 +39,9 @@ def _sessions():
 
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(8000, help="Port to listen on."),
-          workers: int = typer.Option(1, help="Worker processes.")) -> None:
+          workers: int = typer.Option(1, help="Worker processes."),
+          no_worker: bool = typer.Option(False, "--no-worker", help="Score no accepted notes in this process "
+                                         "(PostgreSQL, with `casenotes worker` processes elsewhere).")) -> None:
     """Run the API (and the review UI) with the settings from CASENOTES_* and .env."""
     import os
     import tempfile
@@ -48,6 +50,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
 
     from casenotes.service.access_log import log_config
 
+    if no_worker:
+        os.environ["CASENOTES_SCORING_WORKERS"] = "0"
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="casenotes-metrics-")
     if workers > 1 and "CASENOTES_ENCODER_THREADS" not in os.environ:
@@ -120,3 +124,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(index_app, name="index")
     app.add_typer(db_app, name="db")
+    from casenotes.cli.job_commands import register as register_job_commands
+
+    register_job_commands(app)

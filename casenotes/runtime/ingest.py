@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casenotes.errors import Conflict, InvalidInput
 from casenotes.pipeline import Pipeline, check_note_text
+from casenotes.runtime.events import announce_scored
 from casenotes.runtime.scoring_queue import ScoringQueue
 from casenotes.runtime.search import SegmentIndex
 from casenotes.schema import Note as NoteSpec
@@ -29,7 +30,7 @@ from casenotes.schema import Plan as PlanSpec
 from casenotes.store.repository import NoteFields, Repository, plan_spec, text_sha256
 from casenotes.store.tables import Client, Note, NoteRevision, Plan
 
-__all__ = ["Arrival", "JobQueue", "NoteIngestor", "note_id_taken"]
+__all__ = ["Arrival", "JobQueue", "NoteIngestor", "note_id_taken", "retry_failed"]
 
 
 @dataclass(frozen=True)
@@ -85,18 +86,8 @@ class NoteIngestor:
             return revision.revision
 
     def retry(self, note_id: str, programs: str | None = None) -> bool:
-        """Score a dead-lettered note again: its current revision waits for scoring with a new job.
-        False if that revision has not failed."""
-        with self.sessions.begin() as session:
-            repo = Repository(session)
-            note = repo.note(note_id, programs, lock=True)
-            revision = repo.current_revision(note)
-            if revision.scoring_state != "failed":
-                return False
-            revision.scoring_state, revision.scoring_error = "pending", None
-            revision.scoring_attempts, revision.next_attempt_at = 0, None
-            self._job_queue().enqueue(session, revision.id)
-            return True
+        """Score a dead-lettered note again (see `retry_failed`)."""
+        return retry_failed(self.sessions, self._job_queue(), note_id, programs)
 
     def _job_queue(self) -> JobQueue:
         if self.jobs is None:
@@ -121,7 +112,9 @@ class NoteIngestor:
                 client = repo.client(client_id, programs)
                 if _stored_same(session, client, fields):
                     return Arrival(fields.note_id, created=False)
-                repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None, scored, ingested_by)
+                revision = repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None, scored,
+                                         ingested_by)
+                announce_scored(session, revision)
         except IntegrityError:
             with self.sessions.begin() as session:  # a concurrent arrival of the same note won
                 client = Repository(session).client(client_id, programs)
@@ -143,6 +136,7 @@ class NoteIngestor:
             repo = Repository(session)
             note = repo.note(note_id, programs, lock=True)  # concurrent revisions queue here
             revision = repo.revise_note(note, fields, session.get(Plan, plan_pk) if plan_pk else None, scored)
+            announce_scored(session, revision)
             number = revision.revision
         self._catch_up_index()
         return number
@@ -155,6 +149,21 @@ class NoteIngestor:
     def _catch_up_index(self) -> None:
         if self.index is not None:
             self.index.catch_up()
+
+
+def retry_failed(sessions: sessionmaker[Session], jobs: JobQueue, note_id: str, programs: str | None = None) -> bool:
+    """Score a dead-lettered note again: its current revision waits for scoring with a new job.
+    False if that revision has not failed."""
+    with sessions.begin() as session:
+        repo = Repository(session)
+        note = repo.note(note_id, programs, lock=True)
+        revision = repo.current_revision(note)
+        if revision.scoring_state != "failed":
+            return False
+        revision.scoring_state, revision.scoring_error = "pending", None
+        revision.scoring_attempts, revision.next_attempt_at = 0, None
+        jobs.enqueue(session, revision.id)
+        return True
 
 
 def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:

@@ -25,7 +25,9 @@ from casenotes.store.tables import NoteRevision, utcnow
 __all__ = ["InProcessWorker"]
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+# Longer than scoring the largest note takes; after a crash, what the dead process had claimed
+# waits this long before another takes it.
+LEASE = timedelta(seconds=60)
 
 
 class InProcessWorker:

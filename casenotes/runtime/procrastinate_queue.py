@@ -26,7 +26,7 @@ __all__ = ["QUEUE", "TASK", "ProcrastinateQueue", "WorkerSettings", "conninfo", 
 log = logging.getLogger(__name__)
 QUEUE = "scoring"
 TASK = "casenotes.score_revision"
-RETRY = RetryStrategy(max_attempts=MAX_ATTEMPTS - 1, exponential_wait=2)  # retries after the first run
+RETRY_BASE_SECONDS = 2  # retries wait 2, 4, 8, 16 s
 
 
 def conninfo(database_url: str) -> str:
@@ -49,6 +49,8 @@ class ProcrastinateQueue:
 class WorkerSettings:
     heartbeat_seconds: float = 10.0
     stalled_after_seconds: float = 30.0  # a worker silent this long is gone; its jobs go back in the queue
+    # New jobs wake a worker at once (LISTEN/NOTIFY); a retry that comes due is found by this poll.
+    poll_seconds: float = 1.0
 
 
 def worker_app(database_url: str, scorer: RevisionScorer, settings: WorkerSettings | None = None) -> procrastinate.App:
@@ -57,10 +59,13 @@ def worker_app(database_url: str, scorer: RevisionScorer, settings: WorkerSettin
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)),
         worker_defaults={"update_heartbeat_interval": settings.heartbeat_seconds,
-                         "stalled_worker_timeout": settings.stalled_after_seconds},
+                         "stalled_worker_timeout": settings.stalled_after_seconds,
+                         "fetch_job_polling_interval": settings.poll_seconds},
     )
 
-    @app.task(name=TASK, queue=QUEUE, retry=RETRY, pass_context=True)
+    retry = RetryStrategy(max_attempts=MAX_ATTEMPTS - 1, exponential_wait=RETRY_BASE_SECONDS)  # after the first run
+
+    @app.task(name=TASK, queue=QUEUE, retry=retry, pass_context=True)
     def score_revision(context: JobContext, revision_pk: int) -> str:
         try:
             return scorer.score(revision_pk)

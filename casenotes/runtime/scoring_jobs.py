@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casenotes.errors import CasenotesError
 from casenotes.pipeline import Pipeline
+from casenotes.runtime.events import announce_failed, announce_scored
 from casenotes.runtime.scoring_queue import ScoringQueue
 from casenotes.runtime.search import SegmentIndex
 from casenotes.schema import Note, Plan
@@ -67,6 +68,7 @@ class RevisionScorer:
             if revision.scoring_state == "scored":
                 return "already-scored"
             Repository(session).record_scoring(revision, scored, revision.note.note_date)
+            announce_scored(session, revision)
         if self.index is not None:
             self.index.catch_up()
         return "scored"
@@ -77,6 +79,7 @@ class RevisionScorer:
             revision = session.get(NoteRevision, revision_pk)
             if revision is not None and revision.scoring_state != "scored":
                 revision.scoring_state, revision.scoring_error = "failed", failure_reason(error)
+                announce_failed(session, revision)
 
 def _reading_input(session: Session, revision: NoteRevision) -> tuple[Note, Plan]:
     """The note as the pipeline reads it, and the plan in force when the revision was stored."""

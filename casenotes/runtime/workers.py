@@ -21,7 +21,7 @@ from casenotes.runtime.inprocess_worker import InProcessWorker
 from casenotes.runtime.scoring_jobs import RevisionScorer
 from casenotes.store.tables import NoteRevision, utcnow
 
-__all__ = ["QueueDepth", "ScoringWorkers", "queue_depth"]
+__all__ = ["QueueDepth", "ScoringWorkers", "job_queue", "queue_depth"]
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,31 @@ def queue_depth(sessions: sessionmaker[Session]) -> QueueDepth:
                       oldest_pending_seconds=max(0.0, age))
 
 
+def job_queue(database_url: str, sessions: sessionmaker[Session]) -> JobQueue:
+    """Where to put scoring jobs, running none: procrastinate on PostgreSQL, the pending rows on SQLite."""
+    if database_url.startswith("postgresql"):
+        from casenotes.runtime.procrastinate_queue import ProcrastinateQueue
+
+        return ProcrastinateQueue(database_url)
+    return _PendingRows()
+
+
+class _PendingRows:
+    """SQLite's queue when no worker runs here: the pending revision is the job already."""
+
+    def enqueue(self, session: Session, revision_pk: int) -> None:
+        pass
+
+
 class ScoringWorkers:
     def __init__(self, database_url: str, sessions: sessionmaker[Session], scorer: RevisionScorer, *,
-                 run_workers: bool = True, concurrency: int = 2) -> None:
+                 run_workers: bool = True, concurrency: int = 2, stalled_after_seconds: float = 30.0) -> None:
         self.run_workers = run_workers
+        self._started = False
         if database_url.startswith("postgresql"):
-            from casenotes.runtime.procrastinate_queue import ProcrastinateQueue
-
-            self.queue: JobQueue = ProcrastinateQueue(database_url)
-            self._worker = _ProcrastinateThread(database_url, scorer, concurrency) if run_workers else None
+            self.queue: JobQueue = job_queue(database_url, sessions)
+            self._worker = (_ProcrastinateThread(database_url, scorer, concurrency, stalled_after_seconds)
+                            if run_workers else None)
         else:
             in_process = InProcessWorker(sessions, scorer, concurrency=concurrency)
             self.queue = in_process
@@ -63,20 +79,22 @@ class ScoringWorkers:
     def start(self) -> None:
         if self._worker is not None:
             self._worker.start()
+            self._started = True
 
     def stop(self) -> None:
-        """Take no more jobs and finish (or, past procrastinate's grace, release) the jobs in hand."""
-        if self._worker is not None:
+        """Take no more jobs and finish the jobs in hand."""
+        if self._worker is not None and self._started:
             self._worker.stop()
 
 
 class _ProcrastinateThread:
     """A procrastinate worker on its own event loop in a thread of the service process."""
 
-    def __init__(self, database_url: str, scorer: RevisionScorer, concurrency: int) -> None:
+    def __init__(self, database_url: str, scorer: RevisionScorer, concurrency: int, stalled_after_seconds: float):
         from casenotes.runtime.procrastinate_queue import WorkerSettings, worker_app
 
-        self.settings = WorkerSettings()
+        self.settings = WorkerSettings(heartbeat_seconds=min(10.0, stalled_after_seconds / 3),
+                                       stalled_after_seconds=stalled_after_seconds)
         self.app = worker_app(database_url, scorer, self.settings)
         self.concurrency = concurrency
         self._loop: asyncio.AbstractEventLoop | None = None

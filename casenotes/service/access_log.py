@@ -30,6 +30,7 @@ class WithoutQueryString(logging.Filter):
 
 def install() -> None:
     """Add the filter to uvicorn's access logger, once."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logger = logging.getLogger(ACCESS_LOGGER)
     if not any(isinstance(f, WithoutQueryString) for f in logger.filters):
         logger.addFilter(WithoutQueryString())
@@ -42,4 +43,6 @@ def log_config() -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["without_query_string"] = {"()": f"{__name__}.WithoutQueryString"}
     config["loggers"][ACCESS_LOGGER]["filters"] = ["without_query_string"]
+    # httpx logs each webhook delivery's URL at INFO; a receiver's query string may carry a token.
+    config["loggers"]["httpx"] = {"level": "WARNING"}
     return config

@@ -22,7 +22,11 @@ from casenotes.errors import CasenotesError, Conflict, InvalidInput, ModelError,
 from casenotes.pipeline import Pipeline
 from casenotes.runtime.factory import PipelineSpec, build_pipeline
 from casenotes.runtime.ingest import NoteIngestor
+from casenotes.runtime.scoring_jobs import RevisionScorer
+from casenotes.runtime.scoring_queue import ScoringQueue
 from casenotes.runtime.search import SegmentIndex
+from casenotes.runtime.webhooks import WebhookSender
+from casenotes.runtime.workers import ScoringWorkers, queue_depth
 from casenotes.service.auth import metrics_reader
 from casenotes.service.limits import RequestGuard
 from casenotes.service.metrics import Metrics
@@ -62,6 +66,13 @@ class Services:
     ingestor: NoteIngestor
     metrics: Metrics
     rate_limiter: RateLimiter
+    workers: ScoringWorkers
+    webhooks: WebhookSender
+
+    def start(self) -> None:
+        """Start this process's scoring workers and webhook sender."""
+        self.workers.start()
+        self.webhooks.start()
 
     def catch_up_index(self) -> int:
         """Apply the database's segment changes this worker's index has not applied yet, in
@@ -96,6 +107,8 @@ class Services:
                 connection.execute(text("RESET lock_timeout"))
 
     def close(self) -> None:
+        self.workers.stop()  # the jobs in hand finish first
+        self.webhooks.stop()
         self.index.save()
         self.engine.dispose()
 
@@ -140,8 +153,14 @@ def build_services(settings: Settings, pipeline: Pipeline | None = None) -> Serv
             rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None, encoder=settings.encoder,
             threads=settings.encoder_threads, max_note_chars=settings.max_note_chars))
     index = SegmentIndex(pipeline.encoder.dimension, settings.search_index_path, log=SegmentChangeLog(sessions))
-    services = Services(settings, engine, sessions, pipeline, index, NoteIngestor(sessions, pipeline, index),
-                        Metrics(), RateLimiter(settings.rate_limit_per_minute, settings.redis_url))
+    scoring = ScoringQueue(pipeline)  # requests that wait and jobs share one pass through the model
+    workers = ScoringWorkers(settings.resolved_database_url, sessions, RevisionScorer(sessions, pipeline, index, scoring),
+                             run_workers=settings.scoring_workers > 0, concurrency=max(1, settings.scoring_workers),
+                             stalled_after_seconds=settings.worker_stalled_seconds)
+    services = Services(settings, engine, sessions, pipeline, index,
+                        NoteIngestor(sessions, pipeline, index, jobs=workers.queue, scoring=scoring),
+                        Metrics(), RateLimiter(settings.rate_limit_per_minute, settings.redis_url), workers,
+                        WebhookSender(sessions, allow=settings.webhook_allow))
     services.catch_up_index()
     return services
 
@@ -156,6 +175,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         # sooner, since each request needs the GIL a dozen times on its way through.
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         app.state.services = build_services(settings, pipeline)
+        app.state.services.start()
         yield
         app.state.services.close()
 
@@ -195,7 +215,10 @@ def _add_routes(app: FastAPI) -> None:
              responses={status: ERROR_RESPONSES[status] for status in (401, 403, 429)})
     def metrics(request: Request) -> Response:
         """Prometheus metrics, for `CASENOTES_METRICS_TOKEN` or an admin token as a bearer."""
-        body, content_type = request.app.state.services.metrics.exposition()
+        services: Services = request.app.state.services
+        depth = queue_depth(services.sessions)
+        services.metrics.queue(depth.pending, depth.failed, depth.oldest_pending_seconds)
+        body, content_type = services.metrics.exposition()
         return Response(body, media_type=content_type)
 
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, latency, notes scored, flags raised. No labels carry
+"""Prometheus metrics: requests, latency, notes scored, flags raised, the scoring queue. No labels carry
 identifiers or text, only methods, route templates, statuses and flag types.
 
 Under several worker processes (`casenotes serve --workers N` sets PROMETHEUS_MULTIPROC_DIR)
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["Metrics"]
@@ -26,6 +26,14 @@ class Metrics:
                                  registry=self.registry)
         self.notes_scored = Counter("casenotes_notes_scored", "Notes scored and stored (revisions included).",
                                     registry=self.registry)
+        # Read from the database at each scrape, so every worker reports the same figures.
+        self.jobs_pending = Gauge("casenotes_scoring_jobs_pending", "Notes waiting for a scoring job.",
+                                  registry=self.registry, multiprocess_mode="mostrecent")
+        self.jobs_failed = Gauge("casenotes_scoring_jobs_failed", "Notes dead-lettered after their retries.",
+                                 registry=self.registry, multiprocess_mode="mostrecent")
+        self.oldest_pending = Gauge("casenotes_scoring_oldest_pending_seconds",
+                                    "How long the oldest note waiting for scoring has waited.",
+                                    registry=self.registry, multiprocess_mode="mostrecent")
         self.flags_raised = Counter("casenotes_flags_raised", "Risk flags raised on stored notes.", ["type"],
                                     registry=self.registry)
 
@@ -37,6 +45,11 @@ class Metrics:
         self.notes_scored.inc()
         for flag_type in flag_types:
             self.flags_raised.labels(flag_type).inc()
+
+    def queue(self, pending: int, failed: int, oldest_pending_seconds: float) -> None:
+        self.jobs_pending.set(pending)
+        self.jobs_failed.set(failed)
+        self.oldest_pending.set(oldest_pending_seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         if not self.shared:

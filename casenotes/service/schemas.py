@@ -11,7 +11,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from casenotes.schema import ConfidenceBand, DomainName, FlagType, NoteFormat, Status, repeated_goal_ids
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$"
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
+MAX_ID = 2**31 - 1
+ScoringState = Literal["pending", "scored", "failed"]  # ids are 32-bit integers on every database
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # The rule as a JSON Schema pattern, so the published schema forbids what the service refuses.
 # Only NUL: a pattern cannot name surrogates (validators built on UTF-8 strings refuse the
@@ -233,10 +234,13 @@ class NoteResultOut(BaseModel):
     revision: int
     sha256: str
     plan_version: int | None
-    model_version: str
-    rubric_name: str
-    rubric_version: str
-    rubric_hash: str
+    status: ScoringState = Field("scored", description="`pending`: accepted, to be scored next (results empty); "
+                                 "`scored`: the results below; `failed`: scoring failed after its retries.")
+    error: str | None = Field(None, description="Why scoring failed (never note text).")
+    model_version: str | None
+    rubric_name: str | None
+    rubric_version: str | None
+    rubric_hash: str | None
     goals: list[GoalResultOut]
     domains: list[DomainResultOut]
     flags: list[FlagOut]
@@ -246,7 +250,8 @@ class RevisionOut(BaseModel):
     revision: int
     sha256: str
     created_at: datetime
-    model_version: str
+    status: ScoringState = "scored"
+    model_version: str | None
 
 
 class NoteOut(NoteResultOut):

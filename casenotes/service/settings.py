@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, min_length=16, description="A bearer token that may read "
                                             "/metrics (for a Prometheus scraper); admin tokens may read it too.")
 
+    respond_async: bool = Field(False, description="Answer note posts and revisions 202 and score them next, even "
+                                "without `Prefer: respond-async` (`Prefer: wait` then asks for the scored answer).")
+    scoring_workers: int = Field(2, ge=0, le=64, description="Scoring jobs this process works on at once; 0: none "
+                                 "(`serve --no-worker`), for an API in front of `casenotes worker` processes.")
+    worker_stalled_seconds: float = Field(30.0, gt=0, description="PostgreSQL: a scoring worker silent this long "
+                                          "is gone, and its jobs in hand go back in the queue.")
+    webhook_allow: list[str] = Field([], description="Webhook targets allowed although they resolve to a loopback, "
+                                     "private or link-local address: host names, addresses or CIDR networks.")
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'casenotes.db'}"

@@ -75,7 +75,7 @@ def note_result_out(repo: Repository, note: Note) -> NoteResultOut:
 
 def note_out(repo: Repository, note: Note) -> NoteOut:
     revision = repo.current_revision(note)
-    history = [RevisionOut(revision=r.revision, sha256=r.sha256, created_at=r.created_at,
+    history = [RevisionOut(revision=r.revision, sha256=r.sha256, created_at=r.created_at, status=r.scoring_state,
                            model_version=r.model_version) for r in repo.revisions(note)]
     return NoteOut(**_result_fields(repo, note, revision), note_format=note.note_format, author=note.author,
                    text=revision.text, revisions=history)
@@ -87,6 +87,7 @@ def _result_fields(repo: Repository, note: Note, revision: NoteRevision) -> dict
     return dict(
         note_id=note.note_id, client_id=note.client.client_id, note_date=note.note_date,
         revision=revision.revision, sha256=revision.sha256, plan_version=plan.version if plan else None,
+        status=revision.scoring_state, error=revision.scoring_error,
         model_version=revision.model_version, rubric_name=revision.rubric_name,
         rubric_version=revision.rubric_version, rubric_hash=revision.rubric_hash,
         goals=[goal_out(r, text) for r in revision.results if r.kind == "goal"],

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from casenotes.runtime.events import announce_flag_reviewed
 from casenotes.schema import FlagType
 from casenotes.service.api.common import NOT_FOUND, IntId, Reader, Supervisor
 from casenotes.service.deps import RepositoryDep, record_read
@@ -43,6 +44,7 @@ def review_flag(flag_id: IntId, body: FlagReviewIn, principal: Supervisor, repo:
                 request: Request) -> QueueFlagOut:
     """Confirm or dismiss a flag, with a comment; the queue shows open flags only by default."""
     flag = repo.review_flag(repo.flag(flag_id, principal.program), body.decision, body.comment, principal.actor)
+    announce_flag_reviewed(repo.session, flag)
     result = queue_flag_out(flag)
     record_read(repo, request, principal, action=f"flag-{body.decision}", object_type="flag",
                 object_id=str(flag_id), client_id=result.client_id)

@@ -1,8 +1,11 @@
-"""Notes: scored and stored on arrival, revised and rescored, read back with every result."""
+"""Notes: scored and stored on arrival (or accepted now and scored next), revised and rescored,
+read back with every result."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
 
 from casenotes.errors import NotFound
 from casenotes.runtime.ingest import note_id_taken
@@ -17,19 +20,30 @@ from casenotes.store.tables import Note
 router = APIRouter(prefix="/v1", tags=["records"], responses=ERROR_RESPONSES)
 
 
+_PREFER = Header(description="`respond-async` (RFC 7240): store the note and its scoring job, answer 202 at "
+                                   "once and score next; GET the Location for the result. `wait` asks for the scored "
+                                   "answer where the service answers asynchronously by default.")
+PreferHeader = Annotated[str | None, _PREFER]
+_ACCEPTED = {202: {"model": NoteResultOut, "description": "Accepted with `Prefer: respond-async`: stored, "
+                   "`status` pending; the Location header names the note to GET."}}
+
+
 @router.post("/clients/{client_id}/notes", response_model=NoteResultOut, status_code=201,
              responses={200: {"model": NoteResultOut, "description": "Stored already: the stored result."},
+                        **_ACCEPTED,
                         409: {"model": ErrorOut, "description": "This note_id is taken: stored with another "
                               "text, for another client, or by another ingest token."},
                         413: {"description": "The note is over the size limit."}, **NOT_FOUND})
 def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services: ServicesDep,
-              request: Request, response: Response) -> NoteResultOut:
-    """Score a note against the client's current plan and store it with every result.
-    Idempotent on `note_id`: the same note again is answered from the store (200)."""
+              request: Request, response: Response, prefer: PreferHeader = None) -> NoteResultOut:
+    """Score a note against the client's current plan and store it with every result, or, with
+    `Prefer: respond-async`, store it and its scoring job and answer 202 before scoring.
+    Idempotent on `note_id` in both modes: the same note again is answered from the store (200)."""
     fields = NoteFields(note_id=body.note_id, note_date=body.note_date, text=body.text,
                         note_format=body.note_format, author=body.author)
-    arrival = services.ingestor.arrive(client_id, fields, programs=principal.program,
-                                       ingested_by=principal.token_pk)
+    respond_async = _respond_async(prefer, services.settings.respond_async)
+    arrive = services.ingestor.accept if respond_async else services.ingestor.arrive
+    arrival = arrive(client_id, fields, programs=principal.program, ingested_by=principal.token_pk)
     with services.sessions() as session:
         repo = Repository(session)
         note = repo.note(arrival.note_id, principal.program)
@@ -39,21 +53,25 @@ def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services
         record_read(repo, request, principal, action="ingest" if arrival.created else "read",
                     object_type="note", object_id=note.note_id, client_id=client_id)
         repo.commit()
-    if arrival.created:
+    if arrival.created and result.status == "scored":
         services.metrics.scored([f.type for f in result.flags])
-    response.status_code = 201 if arrival.created else 200
+    response.status_code = 200 if not arrival.created else 202 if respond_async else 201
+    _mark_async(response, respond_async and result.status == "pending", note.note_id)
     return result
 
 
-@router.put("/notes/{note_id}", response_model=NoteResultOut, responses={413: {}, **NOT_FOUND})
+@router.put("/notes/{note_id}", response_model=NoteResultOut, responses={**_ACCEPTED, 413: {}, **NOT_FOUND})
 def revise_note(note_id: NoteIdPath, body: NoteRevisionIn, principal: Writer, services: ServicesDep,
-                request: Request) -> NoteResultOut:
-    """Store a revised text of a note, rescore it, and keep the earlier revisions."""
+                request: Request, response: Response, prefer: PreferHeader = None) -> NoteResultOut:
+    """Store a revised text of a note, rescore it (or, with `Prefer: respond-async`, score it
+    next), and keep the earlier revisions."""
     fields = NoteFields(note_id=note_id, note_date=body.note_date, text=body.text, note_format=body.note_format,
                         author=body.author)
     with services.sessions() as session:  # an ingest token revises only a note it may read
         _readable_note(Repository(session), note_id, principal)
-    services.ingestor.revise(note_id, fields, programs=principal.program)
+    respond_async = _respond_async(prefer, services.settings.respond_async)
+    revise = services.ingestor.accept_revision if respond_async else services.ingestor.revise
+    revise(note_id, fields, programs=principal.program)
     with services.sessions() as session:
         repo = Repository(session)
         note = repo.note(note_id, principal.program)
@@ -61,7 +79,10 @@ def revise_note(note_id: NoteIdPath, body: NoteRevisionIn, principal: Writer, se
         record_read(repo, request, principal, action="revise", object_type="note", object_id=note_id,
                     client_id=note.client.client_id)
         repo.commit()
-    services.metrics.scored([f.type for f in result.flags])
+    if result.status == "scored":
+        services.metrics.scored([f.type for f in result.flags])
+    response.status_code = 202 if respond_async else 200
+    _mark_async(response, respond_async, note_id)
     return result
 
 
@@ -74,6 +95,21 @@ def get_note(note_id: NoteIdPath, principal: NoteReader, repo: RepositoryDep, re
                 client_id=note.client.client_id)
     repo.commit()
     return body
+
+
+def _respond_async(prefer: str | None, by_default: bool) -> bool:
+    """Does the caller prefer (RFC 7240) an answer before scoring? `wait` asks for the scored answer."""
+    preferences = {item.split(";")[0].split("=")[0].strip().lower() for item in (prefer or "").split(",")}
+    if "respond-async" in preferences:
+        return True
+    return by_default and "wait" not in preferences
+
+
+def _mark_async(response: Response, pending: bool, note_id: str) -> None:
+    """An answer before scoring names where the result will be."""
+    if pending:
+        response.headers["Preference-Applied"] = "respond-async"
+        response.headers["Location"] = f"/v1/notes/{note_id}"
 
 
 def _stored_by(note: Note, principal: Principal) -> bool:
