@@ -10,6 +10,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -17,10 +18,31 @@ import numpy as np
 
 from casenotes.reading.onnx_classifier import pad_batch
 
-__all__ = ["FineTuned", "base_model_dir", "base_version", "export_onnx", "fine_tune", "quantize_int8", "read_jsonl"]
+__all__ = ["FineTuneSettings", "FineTuned", "base_model_dir", "base_version", "export_onnx", "fine_tune", "quantize_int8",
+           "read_jsonl"]
 
 _log = logging.getLogger("casenotes.training")
 Row = tuple[list[int], list[int]]  # (token ids, type ids)
+
+
+@dataclass(frozen=True)
+class FineTuneSettings:
+    """What every fine-tuning run of a reader on the packaged MiniLM is set by; each reader's
+    settings add their own fields and defaults."""
+
+    style: str = "context"
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 4e-5
+    head_learning_rate: float = 1e-3
+    warmup: float = 0.1
+    max_length: int = 128
+    threads: int = 2
+    frozen_layers: int = 2  # the embeddings and this many lower layers stay as packaged (CPU time)
+    seed: int = 13
+    limit_notes: int | None = None  # the first notes only (a smoke test)
+    max_steps: int | None = None
+    extra: dict = field(default_factory=dict)
 
 
 class Schedule(Protocol):

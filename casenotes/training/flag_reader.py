@@ -22,7 +22,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from casenotes.reading.flag_reader import (
 )
 from casenotes.reading.onnx_classifier import load_tokenizer
 from casenotes.schema import FLAG_TYPES
-from casenotes.training.fine_tune import base_model_dir, base_version, export_onnx, fine_tune, read_jsonl
+from casenotes.training.fine_tune import FineTuneSettings, base_model_dir, base_version, export_onnx, fine_tune, read_jsonl
 from casenotes.training.metrics import evidence_span, spans_hit
 
 __all__ = ["Example", "FlagTrainSettings", "build_examples", "fit_decisions", "segment_targets",
@@ -55,22 +55,14 @@ class Example:
 
 
 @dataclass(frozen=True)
-class FlagTrainSettings:
-    style: str = "context"
+class FlagTrainSettings(FineTuneSettings):
     epochs: int = 2
     batch_size: int = 32
     learning_rate: float = 5e-5
-    head_learning_rate: float = 1e-3
-    warmup: float = 0.1
     max_length: int = 64
+    frozen_layers: int = 4
     max_pos_weight: float = 10.0
     easy_negatives: float = 1.0  # share of easy negatives kept (no gold flag, no rubric cue, note without flags)
-    threads: int = 2
-    frozen_layers: int = 4  # the embeddings and this many lower layers stay as packaged (CPU time)
-    seed: int = 13
-    limit_notes: int | None = None  # the first notes only (a smoke test)
-    max_steps: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def segment_targets(text: str, spans: Sequence[tuple[int, int]], flags: Sequence[dict]) -> np.ndarray:

@@ -20,7 +20,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from casenotes.reading.goal_reader import (
 )
 from casenotes.reading.onnx_classifier import load_tokenizer
 from casenotes.training.fine_tune import (
+    FineTuneSettings,
     base_model_dir,
     base_version,
     export_onnx,
@@ -61,23 +62,10 @@ class Pair:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    style: str = "context"
-    epochs: int = 3
-    batch_size: int = 16
-    learning_rate: float = 4e-5
-    head_learning_rate: float = 1e-3
-    warmup: float = 0.1
-    max_length: int = 128
+class TrainSettings(FineTuneSettings):
     negatives_per_positive: int = 3
-    threads: int = 2
-    frozen_layers: int = 2  # the embeddings and this many lower layers stay as packaged (CPU time)
-    seed: int = 13
     int8: bool = True  # ship the dynamic int8 graph (the eval holds: see the model card)
     prefilter_k: int = 2  # at inference, segments per goal read, nearest by embedding
-    limit_notes: int | None = None  # the first notes only (a smoke test)
-    max_steps: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def build_pairs(cases: Sequence[dict], style: PairStyle, negatives_per_positive: int = 3, seed: int = 13,
