@@ -13,6 +13,7 @@ once and both callers get the stored result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from casenotes.runtime.search import SegmentIndex
 from casenotes.schema import Note as NoteSpec
 from casenotes.schema import Plan as PlanSpec
 from casenotes.store.repository import NoteFields, Repository, plan_spec, text_sha256
-from casenotes.store.tables import Client, Note, NoteRevision, Plan
+from casenotes.store.tables import Client, Note, NoteRevision
 
 __all__ = ["Arrival", "JobQueue", "NoteIngestor", "note_id_taken", "retry_failed"]
 
@@ -59,21 +60,11 @@ class NoteIngestor:
         """Store a new note to be scored next, with its scoring job, in one transaction; or find it
         stored already (same text, scored or not); `Conflict` for another text."""
         check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
-        try:
-            with self.sessions.begin() as session:
-                repo = Repository(session)
-                client = repo.client(client_id, programs)
-                if _stored_same(session, client, fields):
-                    return Arrival(fields.note_id, created=False)
-                plan = repo.current_plan(client)
-                revision = repo.add_note(client, fields, plan, None, ingested_by)
-                self._job_queue().enqueue(session, revision.id)
-        except IntegrityError:
-            with self.sessions.begin() as session:  # a concurrent arrival of the same note won
-                if _stored_same(session, Repository(session).client(client_id, programs), fields):
-                    return Arrival(fields.note_id, created=False)
-            raise
-        return Arrival(fields.note_id, created=True)
+        def store(repo: Repository, client: Client) -> None:
+            revision = repo.add_note(client, fields, repo.current_plan(client), None, ingested_by)
+            self._job_queue().enqueue(repo.session, revision.id)
+
+        return self._store_once(client_id, fields, programs, store)
 
     def accept_revision(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
         """Store a new text of a stored note to be scored next, with its job; its revision number."""
@@ -106,22 +97,32 @@ class NoteIngestor:
                 return Arrival(fields.note_id, created=False)
             plan_pk, plan = _plan_of(session, client, plan_version)
         scored = self._score(fields, client_id, plan)
+
+        def store(repo: Repository, client: Client) -> None:
+            revision = repo.add_note(client, fields, repo.plan_by_pk(plan_pk), scored, ingested_by)
+            announce_scored(repo.session, revision)
+
+        arrival = self._store_once(client_id, fields, programs, store)
+        if arrival.created:
+            self._catch_up_index()
+        return arrival
+
+    def _store_once(self, client_id: str, fields: NoteFields, programs: str | None,
+                    store: Callable[[Repository, Client], None]) -> Arrival:
+        """Run `store` in a transaction unless the note is stored already; a concurrent arrival of
+        the same note that commits first makes this one find it stored."""
         try:
             with self.sessions.begin() as session:
                 repo = Repository(session)
                 client = repo.client(client_id, programs)
                 if _stored_same(session, client, fields):
                     return Arrival(fields.note_id, created=False)
-                revision = repo.add_note(client, fields, session.get(Plan, plan_pk) if plan_pk else None, scored,
-                                         ingested_by)
-                announce_scored(session, revision)
+                store(repo, client)
         except IntegrityError:
-            with self.sessions.begin() as session:  # a concurrent arrival of the same note won
-                client = Repository(session).client(client_id, programs)
-                if _stored_same(session, client, fields):
+            with self.sessions.begin() as session:
+                if _stored_same(session, Repository(session).client(client_id, programs), fields):
                     return Arrival(fields.note_id, created=False)
             raise
-        self._catch_up_index()
         return Arrival(fields.note_id, created=True)
 
     def revise(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
@@ -135,7 +136,7 @@ class NoteIngestor:
         with self.sessions.begin() as session:
             repo = Repository(session)
             note = repo.note(note_id, programs, lock=True)  # concurrent revisions queue here
-            revision = repo.revise_note(note, fields, session.get(Plan, plan_pk) if plan_pk else None, scored)
+            revision = repo.revise_note(note, fields, repo.plan_by_pk(plan_pk), scored)
             announce_scored(session, revision)
             number = revision.revision
         self._catch_up_index()

@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import event, or_
+from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from casenotes.runtime.polling import Poller, lease_due
@@ -45,7 +45,7 @@ class InProcessWorker:
 
     def enqueue(self, session: Session, revision_pk: int) -> None:
         """The pending revision is the job already; wake the worker once the caller commits."""
-        event.listen(session, "after_commit", lambda _session: self._poller.wake(), once=True)
+        self._poller.wake_after_commit(session)
 
     def start(self) -> None:
         self._poller.start()

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, event, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 __all__ = ["Poller", "lease_due"]
@@ -47,6 +47,10 @@ class Poller:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def wake_after_commit(self, session: Session) -> None:
+        """Look for work as soon as the caller's transaction commits (not before: it would not see it)."""
+        event.listen(session, "after_commit", lambda _session: self._wake.set(), once=True)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)

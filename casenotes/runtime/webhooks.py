@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import httpx
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
@@ -215,7 +215,7 @@ class WebhookSender:
 
     def wake_after_commit(self, session: Session) -> None:
         """Look for due deliveries as soon as the caller's transaction commits."""
-        event.listen(session, "after_commit", lambda _session: self._poller.wake(), once=True)
+        self._poller.wake_after_commit(session)
 
     def start(self) -> None:
         self._poller.start()
