@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
-from casenotes.runtime.polling import Poller, lease_due
+from casenotes.runtime.polling import PooledPoller, lease_due
 from casenotes.runtime.scoring_jobs import MAX_ATTEMPTS, RevisionScorer, retry_delay
 from casenotes.store.tables import NoteRevision, utcnow
 
@@ -30,15 +29,14 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 
 
-class InProcessWorker:
+class InProcessWorker(PooledPoller):
     def __init__(self, sessions: sessionmaker[Session], scorer: RevisionScorer, *, concurrency: int = 2,
                  poll_seconds: float = 1.0) -> None:
         self.sessions = sessions
         self.scorer = scorer
         self.concurrency = max(1, concurrency)
         self.poll_seconds = poll_seconds
-        self._poller = Poller("casenotes-scoring-poller", self.run_once, poll_seconds)
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="casenotes-scoring")
+        super().__init__("casenotes-scoring", poll_seconds, self.concurrency)
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -46,14 +44,6 @@ class InProcessWorker:
     def enqueue(self, session: Session, revision_pk: int) -> None:
         """The pending revision is the job already; wake the worker once the caller commits."""
         self._poller.wake_after_commit(session)
-
-    def start(self) -> None:
-        self._poller.start()
-
-    def stop(self) -> None:
-        """Claim nothing more and finish the jobs in hand."""
-        self._poller.stop()
-        self._pool.shutdown(wait=True)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no job is in hand; False if `timeout` seconds passed first."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, event, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-__all__ = ["Poller", "lease_due"]
+__all__ = ["PooledPoller", "Poller", "lease_due"]
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +74,22 @@ class Poller:
             if not found:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+
+class PooledPoller:
+    """A poller whose rounds hand work to a thread pool: started and stopped as one."""
+
+    def __init__(self, name: str, poll_seconds: float, threads: int) -> None:
+        self._poller = Poller(f"{name}-poller", self.run_once, poll_seconds)
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+
+    def run_once(self) -> int:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._poller.start()
+
+    def stop(self) -> None:
+        """Claim nothing more and finish the work in hand."""
+        self._poller.stop()
+        self._pool.shutdown(wait=True)

@@ -18,7 +18,6 @@ import json
 import logging
 import secrets as random
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from casenotes.errors import Conflict, InvalidInput, NotFound
-from casenotes.runtime.polling import Poller, lease_due
+from casenotes.runtime.polling import PooledPoller, lease_due
 from casenotes.runtime.url_guard import Resolver, check_target, pin, resolve
 from casenotes.store.tables import WebhookDelivery, WebhookSubscription, utcnow
 
@@ -193,7 +192,7 @@ class _Attempt:
     secrets: list[str]
 
 
-class WebhookSender:
+class WebhookSender(PooledPoller):
     """Delivers what is due from the outbox: `run_once()` for one round, `start()` for a thread
     that polls. `clock` decides what is due and when to retry; signatures carry the wall clock,
     which is what a receiver checks them against."""
@@ -210,20 +209,11 @@ class WebhookSender:
         self.poll_seconds = poll_seconds
         self.transport = transport
         self._tls = httpx.create_ssl_context()  # loaded once: the certificate store is slow to read
-        self._poller = Poller("casenotes-webhooks-poller", self.run_once, poll_seconds)
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="casenotes-webhooks")
+        super().__init__("casenotes-webhooks", poll_seconds, self.concurrency)
 
     def wake_after_commit(self, session: Session) -> None:
         """Look for due deliveries as soon as the caller's transaction commits."""
         self._poller.wake_after_commit(session)
-
-    def start(self) -> None:
-        self._poller.start()
-
-    def stop(self) -> None:
-        """Claim nothing more and finish the attempts in hand."""
-        self._poller.stop()
-        self._pool.shutdown(wait=True)
 
     def replay(self, delivery_id: int) -> None:
         with self.sessions.begin() as session:
