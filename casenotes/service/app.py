@@ -44,9 +44,10 @@ log = logging.getLogger("casenotes.service")
 _BODY_SLACK_BYTES = 64 * 1024
 # After an erasure on PostgreSQL, tables that hold text written about a client are rewritten:
 # a plain VACUUM frees a deleted row's space but can leave its bytes in the page until new rows
-# overwrite them. The others hold ids, offsets and vectors; a plain VACUUM is enough there.
+# overwrite them. The others hold ids, offsets and vectors (webhook deliveries: ids and statuses);
+# a plain VACUUM is enough there.
 _REWRITTEN_AFTER_ERASURE = ("note_revision", "plan_goal", "flag", "review")
-_VACUUMED_AFTER_ERASURE = ("client", "note", "plan", "result", "segment")
+_VACUUMED_AFTER_ERASURE = ("client", "note", "plan", "result", "segment", "webhook_delivery")
 _ERASURE_LOCK_TIMEOUT = "5s"
 _LOCK_NOT_AVAILABLE = "55P03"
 _ERASURE_WAIT_SECONDS = 30
