@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run test test-fast eval train context-bench
+.PHONY: setup run test test-fast test-model test-system eval train context-bench
 
 setup: $(VENV)/.installed
 
@@ -27,9 +27,18 @@ run: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The inner loop: no real model (loading it is an error here), nothing marked slow or system.
+# The inner loop, the unit tier: no real model (loading it is an error here), nothing marked
+# slow, and nothing of tests/system (marked `system` throughout).
 test-fast: setup
-	CASENOTES_NO_MODEL=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not model and not system" -q
+	CASENOTES_NO_MODEL=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not model and not system" -q $(PYTEST_ARGS)
+
+# The model tier: the tests that read with the real packaged model (slow ones included).
+test-model: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "model and not system" $(PYTEST_ARGS)
+
+# The system tier: live `casenotes serve` processes, worker processes, crash recovery, Ray.
+test-system: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/system $(PYTEST_ARGS)
 
 eval: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes eval eval/data/by-writer/test.jsonl --report eval/reports/by-writer-test

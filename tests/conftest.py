@@ -1,10 +1,12 @@
-"""Shared fixtures: the real pipeline (loaded once per session) and the labeled splits."""
+"""Shared by every tier (unit, model and tests/system): the real pipeline (loaded once per
+session) and the fake one, the labeled splits, and a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "eval" / "data"
 EVAL_CHECK = REPO.parent / "shared" / "tools" / "eval_check.py"
+POSTGRES_ADMIN_URL = os.environ.get("CASENOTES_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+PROGRAM_A = "Rapid Re-Housing"
+PROGRAM_B = "Behavioral Health"
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -34,9 +39,13 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     """A test that reads with the real pipeline is marked `model`: `make test-fast` leaves
-    those out, with the `slow` and `system` ones."""
+    those out, with the `slow` and `system` ones. A module whose tests need no real reading
+    overrides `pipeline` with `fake_pipeline` (see tests/service/test_note_text.py); its tests
+    then hold both names and are not marked. (Under `make test-fast` a test that loads the real
+    model all the same fails loudly: see pytest_configure.)"""
     for item in items:
-        if "pipeline" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "pipeline" in names and "fake_pipeline" not in names:
             item.add_marker(pytest.mark.model)
 
 
@@ -61,6 +70,23 @@ def eval_check():
 @pytest.fixture(scope="session")
 def test_split() -> list[dict]:
     return read_jsonl(DATA / "test.jsonl")
+
+
+def fresh_postgres_database():
+    """A generator: yields the URL of a new, empty database on the test server, then drops it
+    (with FORCE, so connections left open do not keep it) when resumed or closed."""
+    from sqlalchemy import create_engine, text
+
+    name = f"casenotes_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def segments_in(text: str, pieces: list[tuple[str, str]]) -> list:

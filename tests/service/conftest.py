@@ -1,18 +1,22 @@
 """Fixtures for the service: an app on SQLite and on PostgreSQL (a fresh database each
-time), sharing the session's real pipeline, and tokens for every role and program."""
+time), sharing the session's real pipeline, and tokens for every role and program.
+
+A module whose tests need no real reading overrides `pipeline` with the fake one, and its
+app is built on that instead (tests/conftest.py leaves such tests out of the `model` tier):
+
+    @pytest.fixture
+    def pipeline(fake_pipeline):
+        return fake_pipeline
+"""
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 
-POSTGRES_ADMIN_URL = os.environ.get("CASENOTES_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
-PROGRAM_A = "Rapid Re-Housing"
-PROGRAM_B = "Behavioral Health"
+from tests.conftest import PROGRAM_A, PROGRAM_B, fresh_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,22 +24,7 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'casenotes.db'}"
         return
-    yield from _fresh_postgres_database()
-
-
-def _fresh_postgres_database():
-    from sqlalchemy import create_engine, text
-
-    name = f"casenotes_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_postgres_database()
 
 
 @pytest.fixture

@@ -21,6 +21,12 @@ DATE = "2026-03-14"
 
 
 @pytest.fixture
+def pipeline(fake_pipeline):
+    """The fake one: no test here checks what a note says, so none loads the real model."""
+    return fake_pipeline
+
+
+@pytest.fixture
 def world(client, tokens):
     """Client C-A in program A and C-B in program B, each with a plan; a second ingest token
     for program A besides the fixture's; note N-A-1 stored by the fixture's ingest token of A."""

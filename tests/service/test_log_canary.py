@@ -24,6 +24,12 @@ LOGGERS = ("", "sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool", "uvicorn", 
 CLIENT_SIDE_LOGGERS = ("httpx", "httpcore")  # the test's own HTTP client, which logs the URLs it requests
 
 
+@pytest.fixture
+def pipeline(fake_pipeline):
+    """The fake one: no test here checks what a note says, so none loads the real model."""
+    return fake_pipeline
+
+
 def note(note_id: str = "N-1", words: str = CANARY_NOTE, **extra) -> dict:
     return {"note_id": note_id, "note_date": "2026-03-14", "note_format": "DAP", "text": words, **extra}
 

@@ -33,6 +33,12 @@ PLAN = {"goals": [{"goal_id": "G1", "text": "Move into permanent housing by June
 NOTE = "D: Cl signed a lease for a 1BR on Elm St today. P: f/u on deposit."
 
 
+@pytest.fixture
+def pipeline(fake_pipeline):
+    """The fake one: no test here checks what a note says, so none loads the real model."""
+    return fake_pipeline
+
+
 def test_note_text_blank_is_refused_only_when_it_is_to_be_stored():
     for label, text in BLANK.items():
         with pytest.raises(InvalidInput, match="only whitespace, control or invisible format"):

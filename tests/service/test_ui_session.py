@@ -14,6 +14,12 @@ from casenotes.store.credentials import token_digest
 from casenotes.store.tables import ApiToken, UiSession, utcnow
 
 
+@pytest.fixture
+def pipeline(fake_pipeline):
+    """The fake one: no test here checks what a note says, so none loads the real model."""
+    return fake_pipeline
+
+
 def sign_in(client, headers: dict[str, str]) -> str:
     """Sign in through the form with the token of `headers`; the session cookie's value."""
     token = headers["Authorization"].removeprefix("Bearer ")

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.live import free_port, server_environment, wait_until_healthy
+from tests.system.live import free_port, server_environment, wait_until_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
 

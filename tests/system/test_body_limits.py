@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.live import free_port, server_environment, wait_until_healthy
+from tests.system.live import free_port, server_environment, wait_until_healthy
 
 MAX_NOTE_CHARS = 20_000
 BODY_LIMIT = MAX_NOTE_CHARS * 4 + 64 * 1024     # as casenotes/service/app.py derives it

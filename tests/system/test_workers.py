@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.conftest import _fresh_postgres_database
-from tests.service.live import free_port
+from tests.conftest import fresh_postgres_database
+from tests.system.live import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
 CASENOTES = str(Path(sys.executable).with_name("casenotes"))
@@ -25,7 +25,7 @@ def two_workers(tmp_path):
     import redis
     redis_url = "redis://127.0.0.1:6379/15"
     redis.Redis.from_url(redis_url).flushdb()
-    database = _fresh_postgres_database()
+    database = fresh_postgres_database()
     url = next(database)
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
