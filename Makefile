@@ -28,9 +28,10 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The inner loop, the unit tier: no real model (loading it is an error here), nothing marked
-# slow, and nothing of tests/system (marked `system` throughout).
+# slow, and nothing of tests/system (marked `system` throughout). Two pytest-xdist processes:
+# most of its time is spent waiting on databases made and dropped per test.
 test-fast: setup
-	CASENOTES_NO_MODEL=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not model and not system" -q $(PYTEST_ARGS)
+	CASENOTES_NO_MODEL=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not model and not system" -q -n 2 $(PYTEST_ARGS)
 
 # The model tier: the tests that read with the real packaged model (slow ones included).
 test-model: setup

@@ -3,9 +3,13 @@ session) and the fake one, the labeled splits, and a fresh PostgreSQL database."
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -72,21 +76,76 @@ def test_split() -> list[dict]:
     return read_jsonl(DATA / "test.jsonl")
 
 
-def fresh_postgres_database():
-    """A generator: yields the URL of a new, empty database on the test server, then drops it
-    (with FORCE, so connections left open do not keep it) when resumed or closed."""
+def fresh_postgres_database(migrated: bool = True):
+    """A generator: yields the URL of a new database on the test server, then drops it (with
+    FORCE, so connections left open do not keep it) when resumed or closed. A migrated one is a
+    copy of a template migrated once per test run (copying is far quicker than migrating);
+    `migrated=False` gives an empty one, for tests of the migrations themselves."""
     from sqlalchemy import create_engine, text
 
     name = f"casenotes_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_migrated_template()}"' if migrated else ""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{template}'))
     try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield _database_url(name)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def fresh_sqlite_database(folder: Path) -> str:
+    """The URL of a new SQLite database in `folder`, a copy of one migrated once per test run."""
+    target = folder / "casenotes.db"
+    shutil.copyfile(_migrated_sqlite_template(), target)
+    return f"sqlite:///{target}"
+
+
+@functools.cache
+def _migrated_sqlite_template() -> Path:
+    from casenotes.store import make_engine, migrate
+
+    path = Path(tempfile.mkdtemp(prefix="casenotes-template-")) / "casenotes.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    connection = engine.raw_connection()
+    try:  # everything in the one file, nothing left in the write-ahead log
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    engine.dispose()
+    atexit.register(shutil.rmtree, path.parent, True)
+    return path
+
+
+def _database_url(name: str) -> str:
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@functools.cache
+def _migrated_template() -> str:
+    """A database at the newest schema, made on first use and dropped when the run ends."""
+    from sqlalchemy import create_engine, text
+
+    from casenotes.store import make_engine, migrate
+
+    name = f"casenotes_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(_database_url(name))
+    migrate(engine)
+    engine.dispose()  # a template takes no connections while it is copied
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    atexit.register(drop)
+    return name
 
 
 def segments_in(text: str, pieces: list[tuple[str, str]]) -> list:

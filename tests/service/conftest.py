@@ -16,23 +16,34 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PROGRAM_A, PROGRAM_B, fresh_postgres_database
+from tests.conftest import PROGRAM_A, PROGRAM_B, fresh_postgres_database, fresh_sqlite_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
+    """A migrated database (a copy of a template: quicker than migrating each time)."""
+    if request.param == "sqlite":
+        yield fresh_sqlite_database(tmp_path)
+        return
+    yield from fresh_postgres_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database no migration has touched, for tests of the migrations."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'casenotes.db'}"
         return
-    yield from fresh_postgres_database()
+    yield from fresh_postgres_database(migrated=False)
 
 
 @pytest.fixture
 def settings(database_url, tmp_path):
     from casenotes.service.settings import Settings
 
+    # No scoring workers: only the tests of accepting now and scoring next need them (and ask).
     return Settings(database_url=database_url, data_dir=tmp_path / "data", max_note_chars=20_000,
-                    secure_cookies=False, _env_file=None)
+                    secure_cookies=False, scoring_workers=0, _env_file=None)
 
 
 @pytest.fixture

@@ -237,7 +237,7 @@ def test_convergence_an_index_saved_before_the_log_is_rebuilt(sessions, pipeline
     assert restarted.index.applied_seq == last_seq(sessions)
 
 
-def test_convergence_the_migration_logs_an_add_for_every_current_segment(database_url):
+def test_convergence_the_migration_logs_an_add_for_every_current_segment(empty_database_url):
     """A database at 0001 with a revised note: upgrading writes adds for the current revision only."""
     from alembic import command
     from alembic.config import Config
@@ -245,7 +245,7 @@ def test_convergence_the_migration_logs_an_add_for_every_current_segment(databas
     from casenotes.store import make_engine
     from casenotes.store.tables import Client, Note, NoteRevision, SegmentRow
 
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parents[2] / "casenotes/store/migrations"))
     with engine.begin() as connection:
