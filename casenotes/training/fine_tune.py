@@ -19,7 +19,7 @@ import numpy as np
 from casenotes.reading.onnx_classifier import pad_batch
 
 __all__ = ["FineTuneSettings", "FineTuned", "base_model_dir", "base_version", "export_onnx", "fine_tune", "quantize_int8",
-           "read_jsonl"]
+           "read_jsonl", "training_cases"]
 
 _log = logging.getLogger("casenotes.training")
 Row = tuple[list[int], list[int]]  # (token ids, type ids)
@@ -43,6 +43,12 @@ class FineTuneSettings:
     limit_notes: int | None = None  # the first notes only (a smoke test)
     max_steps: int | None = None
     extra: dict = field(default_factory=dict)
+
+
+def training_cases(train_paths, settings: FineTuneSettings) -> list[dict]:
+    """The labeled notes a run trains on: all of them, or the first `limit_notes` (a smoke test)."""
+    cases = read_jsonl(train_paths)
+    return cases[:settings.limit_notes] if settings.limit_notes else cases
 
 
 class Schedule(Protocol):

@@ -37,7 +37,14 @@ from casenotes.reading.flag_reader import (
 )
 from casenotes.reading.onnx_classifier import load_tokenizer
 from casenotes.schema import FLAG_TYPES
-from casenotes.training.fine_tune import FineTuneSettings, base_model_dir, base_version, export_onnx, fine_tune, read_jsonl
+from casenotes.training.fine_tune import (
+    FineTuneSettings,
+    base_model_dir,
+    base_version,
+    export_onnx,
+    fine_tune,
+    training_cases,
+)
 from casenotes.training.metrics import evidence_span, spans_hit
 
 __all__ = ["Example", "FlagTrainSettings", "build_examples", "fit_decisions", "segment_targets",
@@ -132,9 +139,7 @@ def train_flag_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
     rng = random.Random(settings.seed)
     started = time.perf_counter()
 
-    cases = read_jsonl(train_paths)
-    if settings.limit_notes:
-        cases = cases[:settings.limit_notes]
+    cases = training_cases(train_paths, settings)
     examples = build_examples(cases, settings.style, easy_negatives=settings.easy_negatives, seed=settings.seed)
     targets = np.array([e.targets for e in examples], dtype=np.float32).reshape(-1, len(FLAG_TYPES))
     positives = targets.sum(axis=0)

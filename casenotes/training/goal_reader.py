@@ -45,6 +45,7 @@ from casenotes.training.fine_tune import (
     fine_tune,
     quantize_int8,
     read_jsonl,
+    training_cases,
 )
 from casenotes.training.metrics import evidence_span, spans_hit
 
@@ -120,9 +121,7 @@ def train_goal_reader(train_paths: Sequence[str | Path], out_dir: str | Path,
     rng = random.Random(settings.seed)
     started = time.perf_counter()
 
-    cases = read_jsonl(train_paths)
-    if settings.limit_notes:
-        cases = cases[:settings.limit_notes]
+    cases = training_cases(train_paths, settings)
     style = PairStyle.named(settings.style)
     pairs = build_pairs(cases, style, settings.negatives_per_positive, settings.seed)
     counts = {name: sum(p.label == k for p in pairs) for k, name in enumerate(LABELS)}
