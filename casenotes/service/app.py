@@ -73,7 +73,8 @@ class Services:
     def start(self) -> None:
         """Start this process's scoring workers and webhook sender."""
         self.workers.start()
-        self.webhooks.start()
+        if self.settings.send_webhooks:
+            self.webhooks.start()
 
     def catch_up_index(self) -> int:
         """Apply the database's segment changes this worker's index has not applied yet, in

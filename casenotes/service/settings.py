@@ -42,6 +42,8 @@ class Settings(BaseSettings):
                                  "(`serve --no-worker`), for an API in front of `casenotes worker` processes.")
     worker_stalled_seconds: float = Field(30.0, gt=0, description="PostgreSQL: a scoring worker silent this long "
                                           "is gone, and its jobs in hand go back in the queue.")
+    send_webhooks: bool = Field(True, description="Deliver queued webhook events from this process (each "
+                                "delivery is leased, so any number of processes may send).")
     webhook_allow: list[str] = Field([], description="Webhook targets allowed although they resolve to a loopback, "
                                      "private or link-local address: host names, addresses or CIDR networks.")
 

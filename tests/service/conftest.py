@@ -41,9 +41,11 @@ def empty_database_url(request, tmp_path):
 def settings(database_url, tmp_path):
     from casenotes.service.settings import Settings
 
-    # No scoring workers: only the tests of accepting now and scoring next need them (and ask).
+    # No scoring workers or webhook sender: only the tests of accepting now and scoring next need
+    # them (and ask). Their threads would also import lazily beside pytest's assertion rewriting,
+    # which CPython 3.11 cannot parse in two threads at once ("AST constructor recursion depth").
     return Settings(database_url=database_url, data_dir=tmp_path / "data", max_note_chars=20_000,
-                    secure_cookies=False, scoring_workers=0, _env_file=None)
+                    secure_cookies=False, scoring_workers=0, send_webhooks=False, _env_file=None)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def pipeline(fake_pipeline):
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(update={"webhook_allow": ["127.0.0.1"], "scoring_workers": 2})
+    return settings.model_copy(update={"webhook_allow": ["127.0.0.1"], "scoring_workers": 2, "send_webhooks": True})
 
 
 @pytest.fixture
