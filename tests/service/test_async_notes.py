@@ -179,3 +179,27 @@ def test_a_webhook_target_inside_or_nowhere_is_refused_with_a_reason(with_client
 def test_metrics_show_the_scoring_queue(with_client, admin):
     body = with_client.get("/metrics", headers=admin).text
     assert "casenotes_scoring_jobs_pending" in body and "casenotes_scoring_oldest_pending_seconds" in body
+
+
+def test_an_admin_rotates_replays_and_ends_a_subscription(with_client, tokens, admin, receiver):
+    url = f"http://127.0.0.1:{receiver.server_port}/hook"
+    created = with_client.post("/v1/webhooks", headers=admin,
+                               json={"program": PROGRAM_A, "url": url, "events": ["note.scored"]}).json()
+    rotated = with_client.post(f"/v1/webhooks/{created['id']}/rotate", headers=admin)
+    assert rotated.status_code == 200 and rotated.json()["secret"] != created["secret"]
+    with_client.post("/v1/clients/C-1/notes", json=NOTE, headers=tokens("ingest"))
+    deliveries = f"/v1/webhooks/{created['id']}/deliveries"
+    deadline = time.monotonic() + 60
+    while with_client.get(deliveries, headers=admin).json()["deliveries"][0]["state"] != "delivered":
+        assert time.monotonic() < deadline, "the delivery was never made"
+        time.sleep(0.1)
+    first = with_client.get(deliveries, headers=admin).json()["deliveries"][0]
+    replayed = with_client.post(f"/v1/webhooks/deliveries/{first['id']}/replay", headers=admin).json()
+    assert replayed["event_id"] == first["event_id"] and replayed["state"] == "pending"
+    for secret in (created["secret"], rotated.json()["secret"]):  # both sign while the old one lasts
+        headers, body = _Receiver.received[0]
+        assert Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})["type"] == "note.scored"
+    assert with_client.delete(f"/v1/webhooks/{created['id']}", headers=admin).status_code == 204
+    listed = with_client.get("/v1/webhooks", headers=admin).json()["webhooks"]
+    assert listed[0]["disabled_at"] is not None
+    assert with_client.post(f"/v1/webhooks/{created['id']}/rotate", headers=tokens("supervisor")).status_code == 403
