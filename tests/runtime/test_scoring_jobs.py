@@ -4,6 +4,8 @@ a failing job is retried and then dead-lettered, and an erased note's job ends q
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -131,3 +133,30 @@ def test_a_failing_job_is_retried_with_backoff_then_dead_lettered_with_a_reason(
     assert worker.run_once() == 1 and worker.wait_idle(timeout=30)
     assert _state(sessions).scoring_state == "scored" and _state(sessions).scoring_error is None
     worker.stop()
+
+
+class _SlowPipeline:
+    """The fake pipeline, a second slower: long enough for a shutdown to come mid-job."""
+
+    def __init__(self, pipeline) -> None:
+        self._pipeline = pipeline
+        self.max_note_chars = pipeline.max_note_chars
+        self.started = threading.Event()
+
+    def read_many(self, pairs):
+        self.started.set()
+        time.sleep(1.0)
+        return self._pipeline.read_many(pairs)
+
+
+def test_a_stopping_worker_finishes_the_job_in_hand_and_claims_no_more(sessions, fake_pipeline):
+    slow = _SlowPipeline(fake_pipeline)
+    worker = InProcessWorker(sessions, RevisionScorer(sessions, slow), concurrency=1, poll_seconds=0.05)
+    ingestor = NoteIngestor(sessions, fake_pipeline, None, jobs=worker)
+    ingestor.accept("client-1", _fields("n-1"))
+    worker.start()
+    assert slow.started.wait(timeout=30)
+    ingestor.accept("client-1", _fields("n-2", f"{NOTE} Second visit."))
+    worker.stop()  # mid-job
+    assert _state(sessions, "n-1").scoring_state == "scored"
+    assert _state(sessions, "n-2").scoring_state == "pending"  # left for the next worker, not lost
