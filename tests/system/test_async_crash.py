@@ -16,9 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
+import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from casenotes.runtime.procrastinate_queue import TASK, conninfo
 from tests.conftest import fresh_postgres_database
 from tests.system.live import CasenotesProcess, free_port, make_token, server_environment
 
@@ -79,15 +81,15 @@ def _set_up(url: str, admin: dict, receiver: HTTPServer) -> None:
     _Receiver.secret = hook.json()["secret"]
 
 
-def _burst(url: str, ingest: dict) -> list[str]:
-    """Post every note with `Prefer: respond-async` from four threads; the ids answered 202."""
+def _burst(url: str, ingest: dict, notes: int = NOTES) -> list[str]:
+    """Post `notes` notes with `Prefer: respond-async` from four threads; the ids answered 202."""
     def post(note: dict) -> str:
         answer = httpx.post(f"{url}/v1/clients/{CLIENT}/notes", json=note, headers={**ingest, **ASYNC}, timeout=60)
         assert answer.status_code == 202, answer.text
         return note["note_id"]
 
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(post, [_note(i) for i in range(NOTES)]))
+        return list(pool.map(post, [_note(i) for i in range(notes)]))
 
 
 def _until_all_scored(url: str, admin: dict, note_ids: list[str]) -> dict[str, dict]:
@@ -156,14 +158,14 @@ def test_postgresql_killed_api_and_killed_worker_lose_no_note_and_score_none_twi
     try:
         api.wait_ready(url)
         _set_up(url, admin, receiver)
-        accepted = _burst(url, ingest)
+        accepted = _burst(url, ingest, notes=60)  # enough that a worker is caught mid-queue
         api.kill()
         api = CasenotesProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
         api.wait_ready(url)
         assert all(httpx.get(f"{url}/v1/notes/{n}", headers=admin).json()["status"] == "pending" for n in accepted)
 
         worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-1.log")
-        _wait_for_some_scored(url, admin, accepted)
+        _wait_until_mid_job(postgres_url, len(accepted))
         worker.kill()  # mid-job: its jobs in hand stay `doing` until the next worker finds them stalled
         worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-2.log")
         _check_scored_once(_until_all_scored(url, admin, accepted))
@@ -174,12 +176,18 @@ def test_postgresql_killed_api_and_killed_worker_lose_no_note_and_score_none_twi
             worker.close()
 
 
-def _wait_for_some_scored(url: str, admin: dict, note_ids: list[str]) -> None:
+def _wait_until_mid_job(postgres_url: str, total: int) -> None:
+    """Until the worker has scored some notes and holds a job in hand (read from the database:
+    quick enough to catch the moment)."""
     deadline = time.monotonic() + SCORED_WITHIN_SECONDS
-    while time.monotonic() < deadline:
-        scored = sum(httpx.get(f"{url}/v1/notes/{n}", headers=admin).json()["status"] == "scored" for n in note_ids)
-        if 0 < scored < len(note_ids) // 2:
-            return
-        assert scored < len(note_ids), "the worker scored every note before it could be killed"
-        time.sleep(0.05)
+    with psycopg.connect(conninfo(postgres_url), autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            scored = connection.execute("SELECT count(*) FROM note_revision WHERE scoring_state = 'scored'"
+                                        ).fetchone()[0]
+            doing = connection.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing' "
+                                       "AND task_name = %s", [TASK]).fetchone()[0]
+            if scored and doing:
+                return
+            assert scored < total, "the worker scored every note before it could be killed"
+            time.sleep(0.02)
     raise AssertionError("the worker scored nothing")
