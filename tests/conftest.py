@@ -76,6 +76,15 @@ def test_split() -> list[dict]:
     return read_jsonl(DATA / "test.jsonl")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A migrated database, on SQLite and on PostgreSQL (a copy of a template: quicker than migrating each time)."""
+    if request.param == "sqlite":
+        yield fresh_sqlite_database(tmp_path)
+        return
+    yield from fresh_postgres_database()
+
+
 def fresh_postgres_database(migrated: bool = True):
     """A generator: yields the URL of a new database on the test server, then drops it (with
     FORCE, so connections left open do not keep it) when resumed or closed. A migrated one is a

@@ -18,11 +18,13 @@ def _clear_errors():
 def worker(concurrency: int = typer.Option(4, min=1, max=64, help="Jobs worked on at once (scored together in "
                                            "one encoder pass when they arrive together).")) -> None:
     """Score accepted notes from the configured PostgreSQL until SIGINT/SIGTERM; the jobs in hand finish first."""
-    from casenotes.runtime.factory import PipelineSpec, build_pipeline
+    from sqlalchemy.engine import make_url
+
+    from casenotes.cli.service_commands import _sessions
+    from casenotes.runtime.factory import build_pipeline
     from casenotes.runtime.procrastinate_queue import WorkerSettings, run_worker, worker_app
     from casenotes.runtime.scoring_jobs import RevisionScorer
     from casenotes.service.settings import Settings
-    from casenotes.store import make_engine, make_sessionmaker, migrate
 
     with _clear_errors():
         settings = Settings()
@@ -30,17 +32,9 @@ def worker(concurrency: int = typer.Option(4, min=1, max=64, help="Jobs worked o
         if not url.startswith("postgresql"):
             raise typer.BadParameter("needs PostgreSQL (CASENOTES_DATABASE_URL=postgresql+psycopg://...): on SQLite "
                                      "`casenotes serve` scores accepted notes in its own process", param_hint="database")
-        engine = make_engine(url)
-        if settings.auto_migrate:
-            migrate(engine)
-        pipeline = build_pipeline(PipelineSpec(
-            model_path=str(settings.model_path) if settings.model_path else None, rubric=settings.rubric,
-            rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None, encoder=settings.encoder,
-            threads=settings.encoder_threads, max_note_chars=settings.max_note_chars))
-        stalled = settings.worker_stalled_seconds
-        worker_settings = WorkerSettings(heartbeat_seconds=min(10.0, stalled / 3), stalled_after_seconds=stalled)
-        app = worker_app(url, RevisionScorer(make_sessionmaker(engine), pipeline), worker_settings)
-        typer.echo(f"scoring worker: {concurrency} at once, on {engine.url.render_as_string(hide_password=True)}")
+        worker_settings = WorkerSettings.stalled_after(settings.worker_stalled_seconds)
+        app = worker_app(url, RevisionScorer(_sessions(), build_pipeline(settings.pipeline_spec())), worker_settings)
+        typer.echo(f"scoring worker: {concurrency} at once, on {make_url(url).render_as_string(hide_password=True)}")
         run_worker(app, concurrency=concurrency, stalled_after_seconds=worker_settings.stalled_after_seconds)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from casenotes.runtime.webhooks import record_event
+from casenotes.runtime.webhooks import record_event, subscriptions
 from casenotes.store.tables import FlagRow, NoteRevision
 
 __all__ = ["announce_failed", "announce_flag_reviewed", "announce_scored"]
@@ -14,15 +14,17 @@ __all__ = ["announce_failed", "announce_flag_reviewed", "announce_scored"]
 
 def announce_scored(session: Session, revision: NoteRevision) -> None:
     """`note.scored`, and `flag.raised` for each flag the revision raised."""
-    note = revision.note
-    client = note.client
+    client = revision.note.client
+    subscribed = subscriptions(session, client.program)  # read once: every scored note passes here
+    if not subscribed:
+        return
     record_event(session, "note.scored", client.program, {
         **_note_ids(revision), "status": "scored",
         "goals": [{"goal_id": r.goal_id, "status": r.status} for r in revision.results if r.kind == "goal"],
         "flags": [{"flag_id": f.id, "type": f.type, "severity": f.severity} for f in revision.flags],
-    }, client.id)
+    }, client.id, among=subscribed)
     for flag in revision.flags:
-        record_event(session, "flag.raised", client.program, _flag_body(flag, revision), client.id)
+        record_event(session, "flag.raised", client.program, _flag_body(flag, revision), client.id, among=subscribed)
 
 
 def announce_failed(session: Session, revision: NoteRevision) -> None:

@@ -35,7 +35,6 @@ class InProcessWorker(PooledPoller):
         self.sessions = sessions
         self.scorer = scorer
         self.concurrency = max(1, concurrency)
-        self.poll_seconds = poll_seconds
         super().__init__("casenotes-scoring", poll_seconds, self.concurrency)
         self._in_flight: set[int] = set()
         self._lock = threading.Lock()

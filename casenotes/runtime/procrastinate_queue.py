@@ -52,6 +52,11 @@ class WorkerSettings:
     # New jobs wake a worker at once (LISTEN/NOTIFY); a retry that comes due is found by this poll.
     poll_seconds: float = 1.0
 
+    @classmethod
+    def stalled_after(cls, seconds: float) -> WorkerSettings:
+        """Settings under which a worker silent `seconds` is gone: it beats three times in that span."""
+        return cls(heartbeat_seconds=min(cls.heartbeat_seconds, seconds / 3), stalled_after_seconds=seconds)
+
 
 def worker_app(database_url: str, scorer: RevisionScorer, settings: WorkerSettings | None = None) -> procrastinate.App:
     """A procrastinate app whose worker scores revisions with `scorer`."""

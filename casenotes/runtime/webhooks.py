@@ -112,9 +112,10 @@ def active_secrets(subscription: WebhookSubscription, now: datetime | None = Non
 
 
 def record_event(session: Session, event_type: str, program: str, payload: dict, client_pk: int | None = None, *,
-                 now: datetime | None = None) -> list[WebhookDelivery]:
-    """Queue the event for each active subscription of `program` to it, in the caller's
-    transaction. `client_pk` names the client the event is about, so erasing them drops it."""
+                 now: datetime | None = None, among: list[WebhookSubscription] | None = None) -> list[WebhookDelivery]:
+    """Queue the event for each active subscription of `program` to it (`among` those, when the
+    caller has read them already), in the caller's transaction. `client_pk` names the client the
+    event is about, so erasing them drops it."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     if not isinstance(payload, dict):
@@ -123,7 +124,7 @@ def record_event(session: Session, event_type: str, program: str, payload: dict,
     now = now or utcnow()
     event_id = f"msg_{uuid4().hex}"
     queued = []
-    for subscription in subscriptions(session, program):
+    for subscription in subscriptions(session, program) if among is None else among:
         if event_type in subscription.event_types:
             delivery = WebhookDelivery(subscription_pk=subscription.id, event_id=event_id, event_type=event_type,
                                        payload=payload, client_pk=client_pk, state="pending", attempts=0,

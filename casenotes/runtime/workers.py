@@ -65,7 +65,6 @@ class _PendingRows:
 class ScoringWorkers:
     def __init__(self, database_url: str, sessions: sessionmaker[Session], scorer: RevisionScorer, *,
                  run_workers: bool = True, concurrency: int = 2, stalled_after_seconds: float = 30.0) -> None:
-        self.run_workers = run_workers
         self._started = False
         if database_url.startswith("postgresql"):
             self.queue: JobQueue = job_queue(database_url, sessions)
@@ -93,8 +92,7 @@ class _ProcrastinateThread:
     def __init__(self, database_url: str, scorer: RevisionScorer, concurrency: int, stalled_after_seconds: float):
         from casenotes.runtime.procrastinate_queue import WorkerSettings, worker_app
 
-        self.settings = WorkerSettings(heartbeat_seconds=min(10.0, stalled_after_seconds / 3),
-                                       stalled_after_seconds=stalled_after_seconds)
+        self.settings = WorkerSettings.stalled_after(stalled_after_seconds)
         self.app = worker_app(database_url, scorer, self.settings)
         self.concurrency = concurrency
         self._loop: asyncio.AbstractEventLoop | None = None

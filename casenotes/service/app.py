@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from casenotes.errors import CasenotesError, Conflict, InvalidInput, ModelError, NoteTooLarge, NotFound
 from casenotes.pipeline import Pipeline
-from casenotes.runtime.factory import PipelineSpec, build_pipeline
+from casenotes.runtime.factory import build_pipeline
 from casenotes.runtime.ingest import NoteIngestor
 from casenotes.runtime.scoring_jobs import RevisionScorer
 from casenotes.runtime.scoring_queue import ScoringQueue
@@ -150,10 +150,7 @@ def build_services(settings: Settings, pipeline: Pipeline | None = None) -> Serv
         migrate(engine)
     sessions = make_sessionmaker(engine)
     if pipeline is None:
-        pipeline = build_pipeline(PipelineSpec(
-            model_path=str(settings.model_path) if settings.model_path else None, rubric=settings.rubric,
-            rubric_dir=str(settings.rubric_dir) if settings.rubric_dir else None, encoder=settings.encoder,
-            threads=settings.encoder_threads, max_note_chars=settings.max_note_chars))
+        pipeline = build_pipeline(settings.pipeline_spec())
     index = SegmentIndex(pipeline.encoder.dimension, settings.search_index_path, log=SegmentChangeLog(sessions))
     scoring = ScoringQueue(pipeline)  # requests that wait and jobs share one pass through the model
     workers = ScoringWorkers(settings.resolved_database_url, sessions, RevisionScorer(sessions, pipeline, index, scoring),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casenotes.embed import DEFAULT_BACKEND
 from casenotes.schema import DEFAULT_MAX_NOTE_CHARS
+
+if TYPE_CHECKING:  # the factory loads on use: token commands start without it
+    from casenotes.runtime.factory import PipelineSpec
 
 __all__ = ["Settings"]
 
@@ -46,6 +50,14 @@ class Settings(BaseSettings):
                                 "delivery is leased, so any number of processes may send).")
     webhook_allow: list[str] = Field([], description="Webhook targets allowed although they resolve to a loopback, "
                                      "private or link-local address: host names, addresses or CIDR networks.")
+
+    def pipeline_spec(self) -> PipelineSpec:
+        """What the service and its workers build their pipeline from."""
+        from casenotes.runtime.factory import PipelineSpec
+
+        return PipelineSpec(model_path=str(self.model_path) if self.model_path else None, rubric=self.rubric,
+                            rubric_dir=str(self.rubric_dir) if self.rubric_dir else None, encoder=self.encoder,
+                            threads=self.encoder_threads, max_note_chars=self.max_note_chars)
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,16 +7,6 @@ import pytest
 
 from casenotes.store.db import make_engine, make_sessionmaker, migrate
 from casenotes.store.repository import Repository
-from tests.conftest import fresh_postgres_database, fresh_sqlite_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """A migrated database (a copy of a template: quicker than migrating each time)."""
-    if request.param == "sqlite":
-        yield fresh_sqlite_database(tmp_path)
-        return
-    yield from fresh_postgres_database()
 
 
 @pytest.fixture

@@ -16,16 +16,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PROGRAM_A, PROGRAM_B, fresh_postgres_database, fresh_sqlite_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """A migrated database (a copy of a template: quicker than migrating each time)."""
-    if request.param == "sqlite":
-        yield fresh_sqlite_database(tmp_path)
-        return
-    yield from fresh_postgres_database()
+from tests.conftest import PROGRAM_A, PROGRAM_B, fresh_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
