@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy import select
@@ -31,13 +32,25 @@ from casenotes.schema import Plan as PlanSpec
 from casenotes.store.repository import NoteFields, Repository, plan_spec, text_sha256
 from casenotes.store.tables import Client, Note, NoteRevision
 
-__all__ = ["Arrival", "JobQueue", "NoteIngestor", "note_id_taken", "retry_failed"]
+__all__ = ["Arrival", "JobQueue", "NoteIngestor", "PendingRevision", "note_id_taken", "retry_failed"]
+
+
+@dataclass(frozen=True)
+class PendingRevision:
+    """What `accept` stored, enough to answer the caller without reading the note back."""
+
+    client_id: str
+    note_date: date
+    revision: int
+    sha256: str
+    plan_version: int | None
 
 
 @dataclass(frozen=True)
 class Arrival:
     note_id: str
     created: bool
+    pending: PendingRevision | None = None
 
 
 class JobQueue(Protocol):
@@ -56,13 +69,19 @@ class NoteIngestor:
         self._scoring = scoring or ScoringQueue(pipeline)  # concurrent arrivals share one pass through the model
 
     def accept(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
-               ingested_by: int | None = None) -> Arrival:
+               ingested_by: int | None = None, also: Callable[[Repository], None] | None = None) -> Arrival:
         """Store a new note to be scored next, with its scoring job, in one transaction; or find it
-        stored already (same text, scored or not); `Conflict` for another text."""
+        stored already (same text, scored or not); `Conflict` for another text. `also` writes
+        more in the same transaction when the note is new (the service's audit row)."""
         check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
-        def store(repo: Repository, client: Client) -> None:
-            revision = repo.add_note(client, fields, repo.current_plan(client), None, ingested_by)
+        def store(repo: Repository, client: Client) -> PendingRevision:
+            plan = repo.current_plan(client)
+            revision = repo.add_note(client, fields, plan, None, ingested_by)
             self._job_queue().enqueue(repo.session, revision.id)
+            if also is not None:
+                also(repo)
+            return PendingRevision(client_id=client.client_id, note_date=fields.note_date, revision=revision.revision,
+                                   sha256=revision.sha256, plan_version=plan.version if plan else None)
 
         return self._store_once(client_id, fields, programs, store)
 
@@ -108,7 +127,7 @@ class NoteIngestor:
         return arrival
 
     def _store_once(self, client_id: str, fields: NoteFields, programs: str | None,
-                    store: Callable[[Repository, Client], None]) -> Arrival:
+                    store: Callable[[Repository, Client], PendingRevision | None]) -> Arrival:
         """Run `store` in a transaction unless the note is stored already; a concurrent arrival of
         the same note that commits first makes this one find it stored."""
         try:
@@ -117,13 +136,13 @@ class NoteIngestor:
                 client = repo.client(client_id, programs)
                 if _stored_same(session, client, fields):
                     return Arrival(fields.note_id, created=False)
-                store(repo, client)
+                pending = store(repo, client)
         except IntegrityError:
             with self.sessions.begin() as session:
                 if _stored_same(session, Repository(session).client(client_id, programs), fields):
                     return Arrival(fields.note_id, created=False)
             raise
-        return Arrival(fields.note_id, created=True)
+        return Arrival(fields.note_id, created=True, pending=pending)
 
     def revise(self, note_id: str, fields: NoteFields, *, programs: str | None = None) -> int:
         """Store a new text of a stored note, rescored against the current plan; its revision number."""

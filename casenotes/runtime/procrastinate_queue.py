@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import procrastinate
@@ -103,6 +104,11 @@ async def work(app: procrastinate.App, *, concurrency: int, stalled_after_second
                install_signal_handlers: bool = True, wait: bool = True) -> None:
     """Re-queue stalled jobs, then work until SIGINT/SIGTERM, cancellation or (with `wait` False)
     an empty queue; the jobs in hand finish first."""
+    # procrastinate runs a sync task on the loop's default executor, which Python sizes by the
+    # core count (6 threads on 2 cores): with `concurrency` above that, jobs would sit waiting
+    # for a thread instead of joining the model's next batch.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="casenotes-scoring"))
     async with app.open_async():
         await requeue_stalled_jobs(app, stalled_after_seconds)
         await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,

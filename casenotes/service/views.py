@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casenotes.runtime.ingest import PendingRevision
 from casenotes.schema import confidence_band
 from casenotes.service.schemas import (
     AuditOut,
@@ -71,6 +72,14 @@ def queue_flag_out(flag: FlagRow) -> QueueFlagOut:
 def note_result_out(repo: Repository, note: Note) -> NoteResultOut:
     revision = repo.current_revision(note)
     return NoteResultOut(**_result_fields(repo, note, revision))
+
+
+def pending_result_out(note_id: str, pending: PendingRevision) -> NoteResultOut:
+    """The answer to a note accepted just now: stored, to be scored next, no results yet."""
+    return NoteResultOut(note_id=note_id, client_id=pending.client_id, note_date=pending.note_date,
+                         revision=pending.revision, sha256=pending.sha256, plan_version=pending.plan_version,
+                         status="pending", error=None, model_version=None, rubric_name=None, rubric_version=None,
+                         rubric_hash=None, goals=[], domains=[], flags=[])
 
 
 def note_out(repo: Repository, note: Note) -> NoteOut:

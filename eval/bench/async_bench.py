@@ -143,10 +143,11 @@ def states(env: dict) -> dict[str, int]:
         return dict(conn.execute(sql).fetchall())
 
 
-def run_locust(base: str, users: int, seconds: int, env: dict, prefix: Path, respond_async: bool) -> dict:
+def run_locust(base: str, users: int, seconds: int, env: dict, prefix: Path, respond_async: bool,
+               pacing: float = 0.0) -> dict:
     """One headless locust row. Its final --json-file stats are read (the --csv file is a snapshot
     taken up to a second before the end), percentiles computed as locust does."""
-    env = {**env, "CASENOTES_BENCH_ASYNC": "1" if respond_async else "0"}
+    env = {**env, "CASENOTES_BENCH_ASYNC": "1" if respond_async else "0", "CASENOTES_BENCH_PACING": str(pacing)}
     subprocess.run([str(BIN / "locust"), "-f", str(HERE / "async_locustfile.py"), "--headless", "-u", str(users),
                     "-r", str(users), "-t", f"{seconds}s", "--host", base, "--json-file", str(prefix)],
                    env=env, capture_output=True)  # exits 1 when a request failed; the table says so
@@ -162,32 +163,37 @@ def run_locust(base: str, users: int, seconds: int, env: dict, prefix: Path, res
         return 0
 
     span = (entry["last_request_timestamp"] or entry["start_time"]) - entry["start_time"]
-    return {"users": users, "requests": entry["num_requests"], "failures": entry["num_failures"],
+    return {"users": users, "pacing": pacing, "requests": entry["num_requests"], "failures": entry["num_failures"],
             "p50": percentile(0.50), "p95": percentile(0.95), "p99": percentile(0.99),
             "rps": entry["num_requests"] / span if span else 0.0}
 
 
 def load_rows(stack: Stack, label: str, env: dict, base: str, users: list[int], seconds: int,
-              respond_async: bool = True) -> list[dict]:
-    out = stack.work / label.replace(" ", "_")
+              respond_async: bool = True, pacing: float = 0.0) -> list[dict]:
+    out = stack.work / f"{label.replace(' ', '_')}-{pacing}"
     out.mkdir()
     env = {**env, "CASENOTES_BENCH_TOKEN": token(env)}
-    rows = [{**run_locust(base, n, seconds, env, out / f"u{n}", respond_async), "setup": label} for n in users]
+    rows = [{**run_locust(base, n, seconds, env, out / f"u{n}", respond_async, pacing), "setup": label}
+            for n in users]
     rows[-1]["states"] = states(env)
     return rows
 
 
-def accept_path(stack: Stack, users: list[int], seconds: int, concurrency: int) -> list[dict]:
-    """Locust rows against `serve --no-worker`, then against it with one `casenotes worker` beside."""
+def accept_path(stack: Stack, users: list[int], seconds: int, concurrency: int, pacing: float) -> list[dict]:
+    """Locust rows against `serve --no-worker`, then against it with one `casenotes worker` beside:
+    clients back to back, then each posting once every `pacing` seconds."""
     env = stack.deployment("accept")
     api, base = stack.serve("serve-accept", env, "--no-worker")
     rows = load_rows(stack, "API alone (serve --no-worker)", env, base, users, seconds)
+    rows += load_rows(stack, "API alone (serve --no-worker)", env, base, users, seconds, pacing=pacing)
     stack.stop(api)
     env = stack.deployment("contend")
     api, base = stack.serve("serve-contend", env, "--no-worker")
     worker = stack.worker("worker-contend", env, concurrency)
     wait_ready([worker])
-    rows += load_rows(stack, f"API + 1 worker process (concurrency {concurrency})", env, base, users, seconds)
+    label = f"API + 1 worker process (concurrency {concurrency})"
+    rows += load_rows(stack, label, env, base, users, seconds)
+    rows += load_rows(stack, label, env, base, users, seconds, pacing=pacing)
     stack.stop(worker)
     stack.stop(api)
     return rows
@@ -377,11 +383,15 @@ def fmt_states(counts: dict) -> str:
 
 
 def load_table(rows: list[dict], first: str) -> list[str]:
-    lines = [f"| {first} | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms | revisions at the end |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    return lines + [f"| {r['setup']} | {r['users']} | {r['requests']} | {r['failures']} | {r['rps']:.1f} | {r['p50']:.0f} "
+    lines = [f"| {first} | clients | each posts | requests | errors | req/s | p50 ms | p95 ms | p99 ms "
+             "| revisions at the end |", "|---|---|---|---|---|---|---|---|---|---|"]
+    return lines + [f"| {r['setup']} | {r['users']} | {_pace(r.get('pacing', 0.0))} | {r['requests']} | {r['failures']} | {r['rps']:.1f} | {r['p50']:.0f} "
                     f"| {r['p95']:.0f} | {r['p99']:.0f} | {fmt_states(r.get('states', {})) if 'states' in r else ''} |"
                     for r in rows]
+
+
+def _pace(pacing: float) -> str:
+    return f"every {pacing:g} s" if pacing else "back to back"
 
 
 def target_lines(rows: list[dict]) -> list[str]:
@@ -389,7 +399,7 @@ def target_lines(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["users"] == 16:
             met = r["p50"] <= 15 and r["p99"] <= 60 and r["failures"] == 0
-            out.append(f"- {r['setup']}, 16 clients: p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, {r['failures']} "
+            out.append(f"- {r['setup']}, 16 clients {_pace(r.get('pacing', 0.0))}: p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms, {r['failures']} "
                        f"errors: target (p50 ≤ 15, p99 ≤ 60, 0 errors) **{'met' if met else 'not met'}**.")
     return out
 
@@ -398,7 +408,9 @@ def report(args, accept, workers, batches, steady, sync, sqlite, problems) -> st
     best = max(batches, key=lambda b: b["rate"])
     lines = ["# Accept now, score next: accept latency, worker throughput, time to scored (issue 15)", "",
              f"{date.today().isoformat()} · {platform.machine()} · {CORES} cores · Python {platform.python_version()} · "
-             f"PostgreSQL 15 on the same machine · locust on the same cores, {args.seconds} s per row, no think time; "
+             f"PostgreSQL 15 on the same machine · locust on the same cores, {args.seconds} s per row; clients post back "
+             f"to back (no think time: the service's capacity) or each once every {args.pacing:g} s (a case management "
+             "system posting its users' notes as they are saved); "
              "typical test-split notes (eval/data/test.jsonl, unique note ids).", "",
              "## 1. Accept latency, `Prefer: respond-async` (202), PostgreSQL", ""]
     lines += load_table(accept, "setup") + [""] + target_lines(accept)
@@ -451,6 +463,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="casenotes worker --concurrency.")
     parser.add_argument("--steady-seconds", type=int, default=60)
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--pacing", type=float, default=1.0, help="Seconds between one client's notes, paced rows.")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS-async.md")
     parser.add_argument("--batch-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--batch-workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -463,7 +476,7 @@ def main() -> None:
     print(f"work dir {work}", flush=True)
     stack = Stack(work)
     try:
-        accept = accept_path(stack, users, args.seconds, args.concurrency)
+        accept = accept_path(stack, users, args.seconds, args.concurrency, args.pacing)
         print("accept done", flush=True)
         cases = bench_cases(args.notes)
         workers = [worker_throughput(stack, n, args.concurrency, cases) for n in (1, 2)]

@@ -1,26 +1,30 @@
 """Case management systems posting typical notes, as eval/bench/locustfile.py, with
 `Prefer: respond-async` (202 expected) unless CASENOTES_BENCH_ASYNC=0 (201 expected);
-any other status counts as an error."""
+any other status counts as an error. With CASENOTES_BENCH_PACING=S each client posts one note
+every S seconds (a system saving its users' notes as they come); without it, back to back."""
 
 from __future__ import annotations
 
 import itertools
+import random
+import time
 import json
 import os
 import uuid
 from pathlib import Path
 
-from locust import HttpUser, constant, task
+from locust import HttpUser, constant_pacing, task
 
 NOTES = [json.loads(line) for line in
          (Path(__file__).parents[1] / "data" / "test.jsonl").read_text(encoding="utf-8").splitlines()]
 TOKEN = os.environ["CASENOTES_BENCH_TOKEN"]
 ASYNC = os.environ.get("CASENOTES_BENCH_ASYNC", "1") == "1"
 EXPECTED = 202 if ASYNC else 201
+PACING = float(os.environ.get("CASENOTES_BENCH_PACING", "0"))
 
 
 class CaseManagementSystem(HttpUser):
-    wait_time = constant(0)
+    wait_time = constant_pacing(PACING)
 
     def on_start(self) -> None:
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,6 +37,8 @@ class CaseManagementSystem(HttpUser):
                         headers=self.headers, name="setup")
         self.client.put(f"/v1/clients/{self.client_id}/plan", json={"goals": first["goals"]},
                         headers=self.headers, name="setup")
+        if PACING:  # paced clients start at random moments, as real users save when they finish
+            time.sleep(random.uniform(0, PACING))
 
     @task
     def post_note(self) -> None:

@@ -203,3 +203,15 @@ def test_an_admin_rotates_replays_and_ends_a_subscription(with_client, tokens, a
     listed = with_client.get("/v1/webhooks", headers=admin).json()["webhooks"]
     assert listed[0]["disabled_at"] is not None
     assert with_client.post(f"/v1/webhooks/{created['id']}/rotate", headers=tokens("supervisor")).status_code == 403
+
+
+def test_an_accepted_note_and_its_audit_row_are_stored_together_and_a_replay_is_audited_as_a_read(
+        with_client, tokens, admin):
+    ingest = tokens("ingest")
+    posted = with_client.post("/v1/clients/C-1/notes", json=NOTE, headers={**ingest, **ASYNC})
+    assert posted.status_code == 202 and posted.json()["sha256"] and posted.json()["plan_version"] == 1
+    assert with_client.post("/v1/clients/C-1/notes", json=NOTE, headers={**ingest, **ASYNC}).status_code == 200
+    entries = with_client.get("/v1/audit", params={"client_id": "C-1"}, headers=admin).json()["entries"]
+    about_note = [(e["action"], e["request_id"]) for e in entries if e["object_id"] == "N-1"]
+    assert [action for action, _ in reversed(about_note)] == ["ingest", "read"]
+    assert about_note[-1][1] == posted.headers["X-Request-ID"]

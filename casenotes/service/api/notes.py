@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from casenotes.errors import NotFound
-from casenotes.runtime.ingest import note_id_taken
+from casenotes.runtime.ingest import Arrival, note_id_taken
 from casenotes.service.api.common import NOT_FOUND, NoteReader, Writer
+from casenotes.service.app import Services
 from casenotes.service.deps import ClientIdPath, NoteIdPath, RepositoryDep, ServicesDep, record_read
 from casenotes.service.schemas import ERROR_RESPONSES, ErrorOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn
-from casenotes.service.views import note_out, note_result_out
+from casenotes.service.views import note_out, note_result_out, pending_result_out
 from casenotes.store.credentials import Principal
 from casenotes.store.repository import NoteFields, Repository
 from casenotes.store.tables import Note
@@ -42,8 +43,29 @@ def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services
     fields = NoteFields(note_id=body.note_id, note_date=body.note_date, text=body.text,
                         note_format=body.note_format, author=body.author)
     respond_async = _respond_async(prefer, services.settings.respond_async)
-    arrive = services.ingestor.accept if respond_async else services.ingestor.arrive
-    arrival = arrive(client_id, fields, programs=principal.program, ingested_by=principal.token_pk)
+    if respond_async:
+        def audit_ingest(repo: Repository) -> None:
+            record_read(repo, request, principal, action="ingest", object_type="note", object_id=body.note_id,
+                        client_id=client_id)
+
+        arrival = services.ingestor.accept(client_id, fields, programs=principal.program,
+                                           ingested_by=principal.token_pk, also=audit_ingest)
+    else:
+        arrival = services.ingestor.arrive(client_id, fields, programs=principal.program,
+                                           ingested_by=principal.token_pk)
+    result = pending_result_out(arrival.note_id, arrival.pending) if arrival.pending else _stored_result(
+        arrival, client_id, principal, services, request)
+    if arrival.created and result.status == "scored":
+        services.metrics.scored([f.type for f in result.flags])
+    response.status_code = 200 if not arrival.created else 202 if respond_async else 201
+    _mark_async(response, respond_async and result.status == "pending", arrival.note_id)
+    return result
+
+
+def _stored_result(arrival: Arrival, client_id: str, principal: Principal, services: Services,
+                   request: Request) -> NoteResultOut:
+    """The stored note's result, read back (and the read audited): a note scored on arrival, or
+    one stored before (a replay)."""
     with services.sessions() as session:
         repo = Repository(session)
         note = repo.note(arrival.note_id, principal.program)
@@ -53,10 +75,6 @@ def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services
         record_read(repo, request, principal, action="ingest" if arrival.created else "read",
                     object_type="note", object_id=note.note_id, client_id=client_id)
         repo.commit()
-    if arrival.created and result.status == "scored":
-        services.metrics.scored([f.type for f in result.flags])
-    response.status_code = 200 if not arrival.created else 202 if respond_async else 201
-    _mark_async(response, respond_async and result.status == "pending", note.note_id)
     return result
 
 
