@@ -291,7 +291,28 @@ class TimelinePoint(BaseModel):
     confidence: float
 
 
+class TrendOut(BaseModel):
+    statuses: list[Status] = Field(description="The last notes that spoke to the goal (up to 3), oldest first.")
+    summary: Literal["improving", "worsening", "steady", "mixed"] | None = Field(
+        description="What they say together: one way only, none moved, or both ways; null when no note spoke to it.")
+
+
+class GoalStandingOut(BaseModel):
+    status: Status | None = Field(description="The latest status of a note that spoke to the goal, a reviewer's "
+                                              "correction over the machine's; null when none has.")
+    machine_status: Status | None = Field(description="What scoring said in that note.")
+    review: Literal["accepted", "corrected"] | None
+    note_id: str | None
+    note_date: date | None
+    result_id: int | None
+    citations: list[CitationOut]
+    trend: TrendOut
+    as_of: date
+    days_since_evidence: int | None
+
+
 class GoalTimelineOut(GoalOut):
+    standing: GoalStandingOut
     timeline: list[TimelinePoint]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from casenotes.runtime.ingest import PendingRevision
 from casenotes.schema import confidence_band
 from casenotes.service.schemas import (
@@ -13,6 +15,7 @@ from casenotes.service.schemas import (
     FlagOut,
     GoalOut,
     GoalResultOut,
+    GoalStandingOut,
     GoalTimelineOut,
     LevelPoint,
     NoteOut,
@@ -24,8 +27,12 @@ from casenotes.service.schemas import (
     ReviewOut,
     RevisionOut,
     TimelinePoint,
+    TrendOut,
 )
+from casenotes.store.goal_standing import GoalReading, GoalStanding
+from casenotes.store.record_reads import goal_standings
 from casenotes.store.repository import Repository
+from casenotes.store.reviewed import reviewed_level, reviewed_status
 from casenotes.store.tables import Client, FlagRow, Note, NoteRevision, Plan, Result, Review
 
 
@@ -115,13 +122,14 @@ def plan_out(client: Client, plan: Plan) -> PlanOut:
                           for g in plan.goals])
 
 
-def record_out(repo: Repository, client: Client) -> RecordOut:
+def record_out(repo: Repository, client: Client, as_of: date | None = None) -> RecordOut:
+    """`as_of` (default today) is the day the goal standings' days since evidence count to."""
     plan = repo.current_plan(client)
     history = repo.current_revisions(client)
     return RecordOut(
         client=client_out(client),
         plan=plan_out(client, plan) if plan else None,
-        goals=_goal_timelines(plan, history) if plan else [],
+        goals=_goal_timelines(plan, history, as_of or date.today()) if plan else [],
         domains=_domain_levels(history),
         open_flags=[queue_flag_out(f) for _, revision in reversed(history) for f in revision.flags
                     if f.status == "open"],
@@ -132,16 +140,32 @@ def record_out(repo: Repository, client: Client) -> RecordOut:
     )
 
 
-def _goal_timelines(plan: Plan, history: list[tuple[Note, NoteRevision]]) -> list[GoalTimelineOut]:
+def _goal_timelines(plan: Plan, history: list[tuple[Note, NoteRevision]], as_of: date) -> list[GoalTimelineOut]:
     timelines = []
-    for goal in plan.goals:
+    for goal, standing in zip(plan.goals, goal_standings(plan.goals, history, as_of)):
         points = [TimelinePoint(note_id=note.note_id, note_date=note.note_date, result_id=r.id,
-                                status=_reviewed_status(r), score=r.score, confidence=r.confidence)
+                                status=reviewed_status(r), score=r.score, confidence=r.confidence)
                   for note, revision in history for r in revision.results
                   if r.kind == "goal" and r.goal_id == goal.goal_id]
         timelines.append(GoalTimelineOut(goal_id=goal.goal_id, text=goal.text, domain=goal.domain,
-                                         target_date=goal.target_date, timeline=points))
+                                         target_date=goal.target_date, standing=standing_out(standing),
+                                         timeline=points))
     return timelines
+
+
+def standing_out(standing: GoalStanding) -> GoalStandingOut:
+    return GoalStandingOut(
+        status=standing.status, machine_status=standing.machine_status, **_evidence_fields(standing.evidence),
+        trend=TrendOut(statuses=list(standing.trend.statuses), summary=standing.trend.summary),
+        as_of=standing.as_of, days_since_evidence=standing.days_since_evidence)
+
+
+def _evidence_fields(evidence: GoalReading | None) -> dict:
+    if evidence is None:
+        return dict(review=None, note_id=None, note_date=None, result_id=None, citations=[])
+    return dict(review=evidence.review, note_id=evidence.note_id, note_date=evidence.note_date,
+                result_id=evidence.result_id,
+                citations=[CitationOut(start=c.start, end=c.end, text=c.text) for c in evidence.citations])
 
 
 def _domain_levels(history: list[tuple[Note, NoteRevision]]) -> list[DomainLevelsOut]:
@@ -151,19 +175,8 @@ def _domain_levels(history: list[tuple[Note, NoteRevision]]) -> list[DomainLevel
             if r.kind == "domain":
                 seen.setdefault(r.domain, []).append(LevelPoint(
                     note_id=note.note_id, note_date=note.note_date, result_id=r.id,
-                    level=_reviewed_level(r), confidence=r.confidence))
+                    level=reviewed_level(r), confidence=r.confidence))
     return [DomainLevelsOut(domain=d, baseline=points[0], latest=points[-1]) for d, points in seen.items()]
-
-
-def _reviewed_status(result: Result) -> str:
-    """A person's correction outranks the model."""
-    corrected = [r for r in result.reviews if r.decision == "corrected" and r.status]
-    return corrected[-1].status if corrected else result.status
-
-
-def _reviewed_level(result: Result) -> int:
-    corrected = [r for r in result.reviews if r.decision == "corrected" and r.level]
-    return corrected[-1].level if corrected else result.level
 
 
 def audit_out(entry) -> AuditOut:

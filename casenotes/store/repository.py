@@ -22,6 +22,7 @@ from casenotes.schema import Plan as PlanSpec
 from casenotes.schema import ScoredNote
 from casenotes.shared_format import plan_from_goals
 from casenotes.store.flag_queue import FlagQueue
+from casenotes.store.record_reads import RecordReads
 from casenotes.store.scope import is_current, visible
 from casenotes.store.segment_log import SegmentLog
 from casenotes.store.tables import (
@@ -54,9 +55,10 @@ class NoteFields:
     author: str | None = None
 
 
-class Repository(FlagQueue, SegmentLog):
+class Repository(FlagQueue, SegmentLog, RecordReads):
     """The client record's reads and writes; the flag queue's reads come from `FlagQueue`,
-    search support and the change log from `SegmentLog`."""
+    search support and the change log from `SegmentLog`, the record as plain data (goal
+    standings, the FHIR export's facts) from `RecordReads`."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -215,7 +217,8 @@ class Repository(FlagQueue, SegmentLog):
         rows = self.session.execute(
             select(Note, NoteRevision).join(NoteRevision, is_current(Note))
             .where(Note.client_pk == client.id).order_by(Note.note_date, Note.id)
-            .options(selectinload(NoteRevision.results), selectinload(NoteRevision.flags)))
+            .options(selectinload(NoteRevision.results).selectinload(Result.reviews),
+                     selectinload(NoteRevision.flags)))
         return [(note, revision) for note, revision in rows]
 
     # -- flags and reviews -------------------------------------------------------------

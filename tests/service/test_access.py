@@ -124,6 +124,8 @@ ENDPOINTS = [
              lambda s: ("GET", f"/v1/notes/{s.revise_note_id}", None), ok=200, owner_scope=lambda s: None),
     Endpoint("GET record", frozenset({"supervisor", "analyst", "admin"}),
              lambda s: ("GET", f"/v1/clients/{s.client_id}/record", None), ok=200),
+    Endpoint("GET record as FHIR", frozenset({"supervisor", "analyst", "admin"}),
+             lambda s: ("GET", f"/v1/clients/{s.client_id}/fhir", None), ok=200),
     Endpoint("GET flags", frozenset({"supervisor", "analyst", "admin"}),
              lambda s: ("GET", "/v1/flags?status=any", None), ok=200, targeted=False),
     Endpoint("POST flag review", frozenset({"supervisor", "admin"}), lambda s: (
@@ -254,6 +256,11 @@ def _wrong_body(endpoint: Endpoint, body: dict, side: Side) -> str | None:
         return f"note of {body['client_id']}"
     if endpoint.name == "GET record" and body["client"]["client_id"] != side.client_id:
         return f"record of {body['client']['client_id']}"
+    if endpoint.name == "GET record as FHIR":
+        patients = [e["resource"]["identifier"][0]["value"] for e in body["entry"]
+                    if e["resource"]["resourceType"] == "Patient"]
+        if patients != [side.client_id]:
+            return f"FHIR record of {patients}"
     if endpoint.name == "POST flag review" and (body["flag_id"], body["program"]) != (side.flag_id, side.program):
         return f"answered {body}"
     if endpoint.name == "GET search in a client" and (
@@ -371,6 +378,7 @@ ALL_REQUESTS = [
     ("PUT", "/v1/notes/N-1", {"note_date": NOTE_DATE, "text": PLAIN_TEXT}),
     ("GET", "/v1/notes/N-1", None),
     ("GET", "/v1/clients/C-A/record", None),
+    ("GET", "/v1/clients/C-A/fhir", None),
     ("GET", "/v1/flags", None),
     ("POST", "/v1/flags/1/review", {"decision": "dismissed"}),
     ("POST", "/v1/results/1/review", {"decision": "accepted"}),
@@ -440,6 +448,7 @@ def test_a_refused_role_learns_nothing_about_the_object(client, tokens):
         ("supervisor", "PUT", "/v1/clients/{c}/plan", PLAN),
         ("analyst", "DELETE", "/v1/clients/{c}", None),
         ("ingest", "GET", "/v1/clients/{c}/record", None),
+        ("ingest", "GET", "/v1/clients/{c}/fhir", None),
         ("supervisor", "GET", "/v1/search?q=x&client_id={c}", None),
     ]
     for role, method, url, body in probes:
