@@ -17,10 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The service on its embedded default: SQLite in ./casenotes-data, the packaged model,
-# the default rubric, and the demo clients (loading them again adds nothing).
+# the default rubric, and the demo clients (loading them again adds nothing). The admin token
+# is kept in casenotes-data/admin-token (mode 0600, never committed) and reused while it works.
 run: setup
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes demo
-	@echo "admin token for the API and /ui (shown once): $$($(BIN)/casenotes token create --role admin --name make-run)"
+	@TOKEN=$$($(BIN)/casenotes token ensure --role admin --name make-run --file casenotes-data/admin-token) && \
+		echo "admin token for the API and /ui (kept in casenotes-data/admin-token): $$TOKEN"
 	@echo "review UI: http://127.0.0.1:8000/ui   API docs: http://127.0.0.1:8000/docs"
 	HF_HUB_OFFLINE=1 $(BIN)/casenotes serve --host 127.0.0.1 --port 8000
 

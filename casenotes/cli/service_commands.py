@@ -8,9 +8,11 @@ from typing import Optional
 
 import typer
 
-token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: make, list, revoke, or keep one in a file.", no_args_is_help=True)
 index_app = typer.Typer(help="The semantic search index.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+
+LIFETIME_HELP = "Expire the token after this long: hours, days or weeks, such as 12h, 30d or 2w (default: never)."
 
 
 def _clear_errors():
@@ -79,13 +81,77 @@ def demo(path: Optional[Path] = typer.Option(None, "--file", help="A shared-form
 @token_app.command("create")
 def token_create(role: str = typer.Option(..., help="ingest, supervisor, analyst or admin."),
                  program: Optional[str] = typer.Option(None, help="Limit the token to one program."),
-                 name: Optional[str] = typer.Option(None, help="Who or what holds it (shown in the audit log).")
-                 ) -> None:
+                 name: Optional[str] = typer.Option(None, help="Who or what holds it (shown in the audit log)."),
+                 expires_in: Optional[str] = typer.Option(None, "--expires-in", help=LIFETIME_HELP)) -> None:
     """Make a token and print it once, alone on standard output; only its hash is kept."""
     from casenotes.store.credentials import make_token
 
+    lifetime = _lifetime(expires_in)
     with _clear_errors():
-        typer.echo(make_token(_sessions(), role, program, name))
+        typer.echo(make_token(_sessions(), role, program, name, lifetime))
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Every token with its id, name, role, program, when it was made and expires, and whether it
+    is active, revoked or expired (never the token or its hash)."""
+    from casenotes.store.credentials import list_tokens
+
+    with _clear_errors():
+        tokens = list_tokens(_sessions())
+    rows = [(str(t.id), t.name, t.role, t.program or "all", _minute(t.created_at),
+             _minute(t.expires_at) if t.expires_at else "never", t.state) for t in tokens]
+    typer.echo(_table(("id", "name", "role", "program", "created (UTC)", "expires (UTC)", "state"), rows))
+    if not tokens:
+        typer.echo("no tokens yet: `casenotes token create` makes one", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int = typer.Argument(..., metavar="ID", help="The token's id (`casenotes token list`).")
+                 ) -> None:
+    """Stop a token working at once; review-UI sessions signed in with it end too."""
+    from casenotes.store.credentials import revoke_token
+
+    with _clear_errors():
+        revoke_token(_sessions(), token_id)
+    typer.echo(f"token {token_id} revoked", err=True)
+
+
+@token_app.command("ensure")
+def token_ensure(role: str = typer.Option(..., help="ingest, supervisor, analyst or admin."),
+                 file: Path = typer.Option(..., "--file", help="Where the token is kept, readable by its owner alone."),
+                 program: Optional[str] = typer.Option(None, help="Limit the token to one program."),
+                 name: Optional[str] = typer.Option(None, help="Who or what holds it, if one is made."),
+                 expires_in: Optional[str] = typer.Option(None, "--expires-in", help=LIFETIME_HELP)) -> None:
+    """Print the token kept in --file if it still works for this role and program; otherwise make
+    one, keep it there (mode 0600) and print it. A working token of another role there is revoked."""
+    from casenotes.store.credentials import ensure_token
+
+    lifetime = _lifetime(expires_in)
+    with _clear_errors():
+        token, made = ensure_token(_sessions(), file, role, name, program, lifetime)
+    typer.echo(token)
+    typer.echo(f"{'made a new' if made else 'reusing the'} {role} token kept in {file}", err=True)
+
+
+def _lifetime(expires_in: str | None):
+    from casenotes.errors import InvalidInput
+    from casenotes.store.credentials import parse_lifetime
+
+    try:
+        return parse_lifetime(expires_in) if expires_in is not None else None
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.reason, param_hint="--expires-in") from None
+
+
+def _minute(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header, *rows])
 
 
 @index_app.command("rebuild")
@@ -101,13 +167,26 @@ def index_rebuild() -> None:
     typer.echo(f"search index rebuilt: {count} segments", err=True)
 
 
-def export_labels(out: Path = typer.Option(..., "--out", help="Where to write the labeled JSONL.")) -> None:
-    """Write reviewed notes (corrections applied) in the shared eval format, for retraining."""
+def export_labels(out: Path = typer.Option(..., "--out", help="Where to write the labeled JSONL."),
+                  partial: bool = typer.Option(False, "--partial", help=(
+                      "Also write notes only partly reviewed, with their reviewed goals alone: an unreviewed goal "
+                      "is left out of the note's goals and its labels. In every note only reviewed domains and "
+                      "confirmed flags are labeled; a note with no reviewed goal is never written.")),
+                  ) -> None:
+    """Write reviewed notes (corrections applied) in the shared eval format, for retraining, and say
+    how many notes were skipped and why."""
+    from casenotes.service.admin import UNREVIEWED_GOALS
     from casenotes.service.admin import export_labels as export
 
     with _clear_errors():
-        written = export(_sessions(), out)
-    typer.echo(f"wrote {written} labeled notes to {out}", err=True)
+        summary = export(_sessions(), out, partial=partial)
+    message = f"wrote {summary.written} labeled notes to {out}"
+    if summary.skipped:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in summary.skipped.most_common())
+        message += f"; skipped {summary.skipped.total()} notes: {reasons}"
+    if summary.skipped[UNREVIEWED_GOALS]:
+        message += " (--partial writes their reviewed goals)"
+    typer.echo(message, err=True)
 
 
 @db_app.command("upgrade")

@@ -4,6 +4,8 @@ rebuild the search index, export reviewed results as labeled data."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +16,13 @@ from casenotes.resources import resource
 from casenotes.shared_format import iter_cases
 from casenotes.store.loading import note_fields, prepare_clients_and_plans
 from casenotes.store.repository import Repository
+from casenotes.store.reviewed import reviewed_level, reviewed_spans, reviewed_status
 from casenotes.store.tables import NoteRevision, Result
 
 if TYPE_CHECKING:  # the container loads the pipeline; the token and export commands need none of it
     from casenotes.service.app import Services
 
-__all__ = ["DEMO_PATH", "export_labels", "load_cases", "rebuild_index"]
+__all__ = ["DEMO_PATH", "ExportSummary", "export_labels", "load_cases", "rebuild_index"]
 
 DEMO_PATH = Path(str(resource("demo", "demo.jsonl")))
 
@@ -50,56 +53,103 @@ def rebuild_index(services: Services) -> int:
     return count
 
 
-def export_labels(sessions: sessionmaker[Session], out: Path) -> int:
-    """Reviewed notes in the shared labeled format: every goal of the note reviewed, corrections
-    taken over the model's answer; confirmed flags as gold flags. Returns the lines written."""
-    written = 0
+# Why a note is not written, phrased to follow a count: "3 with unreviewed goals".
+NOTHING_REVIEWED = "with nothing reviewed"
+NO_GOALS = "with no goals in their plan"
+UNREVIEWED_GOALS = "with unreviewed goals"
+NO_REVIEWED_GOAL = "with no reviewed goal"
+UNQUOTABLE = "with a changed goal whose evidence is not a unique quote of the note"
+
+
+@dataclass
+class ExportSummary:
+    """What `export_labels` wrote, and how many notes it skipped for each reason."""
+
+    written: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class _Skipped(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def export_labels(sessions: sessionmaker[Session], out: Path, partial: bool = False) -> ExportSummary:
+    """Reviewed notes in the shared labeled format, corrections taken over the model's answer:
+    the note's goals, each reviewed; its reviewed domains; its confirmed flags as gold flags. With
+    `partial`, a note some of whose goals are unreviewed is written too, with its reviewed goals
+    alone. Each revision of a note is a note here."""
+    summary = ExportSummary()
     with sessions() as session, out.open("w", encoding="utf-8") as sink:
         repo = Repository(session)
+        if unreviewed := repo.unreviewed_revision_count():
+            summary.skipped[NOTHING_REVIEWED] = unreviewed
         for revision in repo.reviewed_revisions():
-            case = _labeled_case(repo, revision)
-            if case is not None:
-                sink.write(json.dumps(case, ensure_ascii=False) + "\n")
-                written += 1
-    return written
+            try:
+                case = _labeled_case(repo, revision, partial)
+            except _Skipped as skipped:
+                summary.skipped[skipped.reason] += 1
+                continue
+            sink.write(json.dumps(case, ensure_ascii=False) + "\n")
+            summary.written += 1
+    return summary
 
 
-def _labeled_case(repo: Repository, revision: NoteRevision) -> dict | None:
-    goals = [r for r in revision.results if r.kind == "goal"]
-    if not goals or not all(r.reviews for r in goals):
-        return None
+def _labeled_case(repo: Repository, revision: NoteRevision, partial: bool) -> dict:
     note = revision.note
     plan = repo.plan_by_pk(revision.plan_pk)
-    text = revision.text
-    labels = {
-        "goals": {r.goal_id: _goal_label(r, text) for r in goals},
-        "domains": {r.domain: {"level": _final(r).level or r.level, "evidence": _evidence(r, text)}
-                    for r in revision.results if r.kind == "domain" and r.reviews},
-        "flags": [{"type": f.type, "evidence": _quotes(text, f.citations)} for f in revision.flags
-                  if f.status == "confirmed"],
-    }
-    if any(g["status"] != "not-addressed" and not g["evidence"] for g in labels["goals"].values()):
-        return None  # a change without a quotable citation cannot be a label
+    goal_labels = _goal_labels(revision, partial)
+    labels = {"goals": goal_labels, "domains": _domain_labels(revision), "flags": _flag_labels(revision)}
     return {"id": f"{note.note_id}-r{revision.revision}", "program": note.client.program,
             "client_id": note.client.client_id, "note_id": note.note_id, "note_date": note.note_date.isoformat(),
-            "note_format": note.note_format or "narrative", "note_text": text,
-            "goals": [{"goal_id": g.goal_id, "text": g.text, "domain": g.domain} for g in (plan.goals if plan else [])],
+            "note_format": note.note_format or "narrative", "note_text": revision.text,
+            "goals": [{"goal_id": g.goal_id, "text": g.text, "domain": g.domain} for g in (plan.goals if plan else [])
+                      if g.goal_id in goal_labels],
             "labels": labels}
 
 
-def _final(result: Result):
-    return result.reviews[-1]
+def _goal_labels(revision: NoteRevision, partial: bool) -> dict[str, dict]:
+    """The labels of the reviewed goals: every goal's, or with `partial` those reviewed."""
+    goals = [r for r in revision.results if r.kind == "goal"]
+    reviewed = [r for r in goals if r.reviews]
+    if not goals:
+        raise _Skipped(NO_GOALS)
+    if not partial and len(reviewed) < len(goals):
+        raise _Skipped(UNREVIEWED_GOALS)
+    if not reviewed:
+        raise _Skipped(NO_REVIEWED_GOAL)
+    labels = {r.goal_id: _goal_label(r, revision.text) for r in reviewed}
+    # A change without a quotable citation cannot be a label: the whole note goes, or with
+    # `partial` that goal alone.
+    quotable = {goal_id: label for goal_id, label in labels.items()
+                if label["status"] == "not-addressed" or label["evidence"]}
+    if not quotable or (not partial and len(quotable) < len(labels)):
+        raise _Skipped(UNQUOTABLE)
+    return quotable
 
 
 def _goal_label(result: Result, text: str) -> dict:
-    review = _final(result)
-    status = review.status or result.status
+    status = reviewed_status(result)
     return {"status": status, "evidence": [] if status == "not-addressed" else _evidence(result, text)}
 
 
+def _domain_labels(revision: NoteRevision) -> dict[str, dict]:
+    """Reviewed domains with a level and quotable evidence (the format labels no domain without)."""
+    labels = {r.domain: {"level": reviewed_level(r), "evidence": _evidence(r, revision.text)}
+              for r in revision.results if r.kind == "domain" and r.reviews}
+    return {domain: label for domain, label in labels.items() if label["level"] and label["evidence"]}
+
+
+def _flag_labels(revision: NoteRevision) -> list[dict]:
+    """Confirmed flags with quotable evidence."""
+    flags = [{"type": f.type, "evidence": _quotes(revision.text, f.citations)}
+             for f in revision.flags if f.status == "confirmed"]
+    return [flag for flag in flags if flag["evidence"]]
+
+
 def _evidence(result: Result, text: str) -> list[str]:
-    review = _final(result)
-    return _quotes(text, review.citations if review.citations is not None else result.citations)
+    return _quotes(text, reviewed_spans(result))
 
 
 def _quotes(text: str, spans: list) -> list[str]:

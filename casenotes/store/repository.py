@@ -262,6 +262,11 @@ class Repository(FlagQueue, SegmentLog, RecordReads):
             .options(selectinload(NoteRevision.results).selectinload(Result.reviews),
                      selectinload(NoteRevision.flags))))
 
+    def unreviewed_revision_count(self) -> int:
+        """Revisions with no reviewed result: what `export-labels` passes over without a look."""
+        return self.session.scalar(select(func.count(NoteRevision.id))
+                                   .where(~NoteRevision.results.any(Result.reviews.any())))
+
     def plan_by_pk(self, plan_pk: int | None) -> Plan | None:
         return self.session.get(Plan, plan_pk) if plan_pk is not None else None
 

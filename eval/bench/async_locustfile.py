@@ -6,10 +6,10 @@ every S seconds (a system saving its users' notes as they come); without it, bac
 from __future__ import annotations
 
 import itertools
-import random
-import time
 import json
 import os
+import random
+import time
 import uuid
 from pathlib import Path
 

@@ -10,7 +10,7 @@ from casenotes.training.metrics import score_predictions
 
 runner = CliRunner()
 COMMANDS = ["predict", "eval", "train", "segment", "serve", "demo", "export-labels", "token create",
-            "index rebuild", "db upgrade"]
+            "token list", "token revoke", "token ensure", "index rebuild", "db upgrade"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -254,7 +254,7 @@ def test_api_corrections_are_kept_and_exported_as_labels(client, tokens, tmp_pat
                            json={"decision": "accepted"})
     assert accepted.status_code == 201
     out = tmp_path / "labels.jsonl"
-    assert export_labels(client.app.state.services.sessions, out) == 1
+    assert export_labels(client.app.state.services.sessions, out).written == 1
     case = json.loads(out.read_text())
     assert case["labels"]["goals"]["G1"] == {"status": "achieved", "evidence": [NOTE_TEXT[lease:lease + 55]]}
     assert case["labels"]["goals"]["G2"]["status"] == second["status"]
