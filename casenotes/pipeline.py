@@ -16,6 +16,7 @@ import numpy as np
 from casenotes.embed.encoder import CachedEncoder, Encoder, default_encoder
 from casenotes.errors import InvalidInput, ModelError, NoteTooLarge
 from casenotes.reading.features import (
+    GOAL_SHAPE_COUNTS,
     AnalysedNote,
     GoalView,
     RubricLexicon,
@@ -225,7 +226,7 @@ class Pipeline:
             action_done=shape[:, 0], short_of_target=shape[:, 3],
             in_plan=np.array([s.section == "plan" for s in analysis.segments], dtype=bool),
             in_domain=domain_probs[:, view.domain_index] if domain_probs.size else np.zeros(0),
-            ongoing=view.ongoing, family=view.family,
+            ongoing=view.ongoing, family=view.family, counts=shape[:, GOAL_SHAPE_COUNTS],
         )
 
     def _require_model(self) -> TrainedModel:

@@ -45,6 +45,9 @@ def test_pipeline_reads_a_job_setback(pipeline, note):
 
 # Known misses of the packaged model, kept visible: strict, so a model that fixes
 # one makes its test fail until the mark is removed.
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 13: casenotes 0.3.0 reads this as no-change (0.34) over improving and achieved (0.28 each); 0.2.0 "
+    "read achieved. The reader reads 'Cl signed a lease' as achieved 0.54 but 'Housing secured.' as no-change"))
 def test_pipeline_reads_a_signed_lease_beside_an_old_eviction_notice_as_achieved(pipeline):
     note = ("D: Met cl at the office. Cl signed a lease for a 1BR apartment on Elm St today. "
             "Cl received a 3-day eviction notice at the motel last week but has now moved out.\n"

@@ -138,7 +138,7 @@ def train(train_paths: list[Path] = typer.Option([Path("eval/data/by-writer/trai
                                                          help="Keep the fold readers in this folder and reuse "
                                                               "those trained on the same notes and settings "
                                                               "(default: a temporary folder)."),
-          version: str = typer.Option("casenotes-heads-0.2.0", help="Version recorded in the model."),
+          version: str = typer.Option("casenotes-heads-0.3.0", help="Version recorded in the model."),
           folds: int = typer.Option(5, help="Writer folds for tuning thresholds and calibration."),
           out_of_fold: Optional[Path] = typer.Option(None, "--oof", help="Write out-of-fold predictions here."),
           rubric: str = RubricOption) -> None:

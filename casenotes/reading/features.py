@@ -20,12 +20,14 @@ from casenotes.text.cues import (
     change_marks,
     change_polarity,
     content_words,
+    count_against_target,
     cue_counts,
     goal_action_done,
     target_ratio,
 )
 
 __all__ = [
+    "GOAL_SHAPE_COUNTS",
     "AnalysedNote",
     "GoalView",
     "RubricLexicon",
@@ -132,14 +134,19 @@ class AnalysedNote:
         return [content_words(s.text) for s in self.segments]
 
 
+GOAL_SHAPE_COUNTS = slice(5, 9)  # the columns of `count_against_target`
+
+
 def goal_shape(note: AnalysedNote, goal: GoalView) -> np.ndarray:
-    """Per segment: the goal's action reported done, amount against the goal's target, word overlap."""
+    """Per segment: the goal's action reported done, amount against the goal's target, word
+    overlap, and counts against the goal's target or limit."""
     rows = []
     for segment, words in zip(note.segments, note.segment_words):
         ratio = target_ratio(goal.goal.text, segment.text)
         rows.append([goal_action_done(goal.goal.text, segment.text), ratio, ratio >= 1.0,
-                     0 < ratio < 1.0, min(len(words & goal.words), 4)])
-    return np.array(rows, dtype=np.float32).reshape(len(note.segments), 5)
+                     0 < ratio < 1.0, min(len(words & goal.words), 4),
+                     *count_against_target(goal.goal.text, segment.text)])
+    return np.array(rows, dtype=np.float32).reshape(len(note.segments), 9)
 
 
 def segment_features(note: AnalysedNote) -> np.ndarray:

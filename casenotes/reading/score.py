@@ -62,9 +62,10 @@ class GoalEvidence:
     family: bool
     reader: np.ndarray | None = None  # (n, 5) the goal reader's probabilities, when one read the note
     reader_gated: np.ndarray | None = None  # (n,) bool: context forbids the segment to move this goal
+    counts: np.ndarray | None = None  # (n, 4) `count_against_target`: reached, short, over the limit, within it
 
 
-SUMMARY_SIZE = 38
+SUMMARY_SIZE = 42
 
 
 def _top2(values: np.ndarray) -> tuple[float, float]:
@@ -91,8 +92,16 @@ def goal_summary(e: GoalEvidence) -> np.ndarray:
         float(e.short_of_target[top]) if top is not None else 0.0,
         float((e.action_done * asserted_rel).max()) if e.relevance.size else 0.0,
         float((e.short_of_target * asserted_rel).max()) if e.relevance.size else 0.0,
-        *_leading_directions(e, asserted_rel), *_in_domain_directions(e),
+        *_leading_directions(e, asserted_rel), *_in_domain_directions(e), *_counts_against_target(e, asserted_rel),
     ], dtype=np.float64)
+
+
+def _counts_against_target(e: GoalEvidence, asserted_rel: np.ndarray) -> np.ndarray:
+    """How the note's counts stand against the goal's target, in its relevant asserted segments
+    (4 values, as `count_against_target`)."""
+    if e.counts is None or not e.relevance.size:
+        return np.zeros(4)
+    return (e.counts * asserted_rel[:, None]).max(axis=0)
 
 
 def _in_domain_directions(e: GoalEvidence) -> np.ndarray:
@@ -359,4 +368,4 @@ def decide_flags(e: FlagEvidence, segments: list[Segment], flag_head: LinearHead
 
 def feature_signature() -> str:
     """Changes whenever the features the heads read change shape: a model must match it."""
-    return f"segment-v2/direction-v2/goal-{SUMMARY_SIZE}/domain-{DOMAIN_SUMMARY_SIZE}/flag-{FLAG_SUMMARY_SIZE}"
+    return f"segment-v2/direction-v3/goal-{SUMMARY_SIZE}/domain-{DOMAIN_SUMMARY_SIZE}/flag-{FLAG_SUMMARY_SIZE}"

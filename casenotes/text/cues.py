@@ -15,6 +15,7 @@ __all__ = [
     "change_polarity",
     "concerns_family",
     "content_words",
+    "count_against_target",
     "cue_counts",
     "goal_action_done",
     "is_ongoing_goal",
@@ -237,3 +238,97 @@ def agency(segment_text: str) -> list[float]:
     dropped, it suggests or plans rather than reports, the client is the subject."""
     return [bool(_STAFF_SUBJECT.search(segment_text)), bool(_STAFF_VERB_FIRST.search(segment_text)),
             bool(_SUGGESTION.search(segment_text)), bool(_CLIENT_SUBJECT.search(segment_text))]
+
+
+# -- counts against a goal's target: "8 elopements" against "2 or fewer a week" is a setback,
+# "attended all 8 sessions" against "Attend 8 sessions" meets it. Dollars and hours are
+# `target_ratio`'s; dates, times and money are not counts. ------------------------------------
+_NUMBER_WORDS = {"no": 0, "zero": 0, "none": 0, "once": 1, "one": 1, "twice": 2, "two": 2, "three": 3, "four": 4,
+                 "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_NUMBER = r"(?<![\d/:$.,])(\d{1,4})(?![\d/:]|\.\d|,\d)"
+_AT_MOST = re.compile(
+    rf"(?:{_NUMBER}\s*(?:\w+\s+){{0,3}}?or (?:fewer|less)|no more than {_NUMBER}|at most {_NUMBER}|"
+    rf"(?:fewer|less) than {_NUMBER}|(?:below|under) {_NUMBER})", re.IGNORECASE)
+_AT_LEAST = re.compile(
+    rf"(?:at least {_NUMBER}|{_NUMBER}\s*(?:\+|or more)|minimum of {_NUMBER}|all {_NUMBER})", re.IGNORECASE)
+_COUNTED = re.compile(rf"{_NUMBER}\s+((?:[a-z-]+\s+){{0,2}}[a-z-]+)", re.IGNORECASE)
+_OUT_OF = re.compile(rf"{_NUMBER}\s*(?:of|/|out of)\s*{_NUMBER}(?![\d/:])", re.IGNORECASE)
+_PERCENT = re.compile(rf"{_NUMBER}\s*%")
+_SEGMENT_COUNT = re.compile(
+    rf"{_NUMBER}|\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+_UNITS = ("time", "session", "meeting", "class", "visit", "day", "appointment", "appt", "application", "interview",
+          "credit", "module", "assignment", "trial", "incident", "episode", "referral", "odr", "absence", "tard",
+          "shift", "drink", "night", "job", "group", "contact")
+
+
+def _is_unit(word: str) -> bool:
+    return word.lower().startswith(_UNITS)
+
+
+def _first_number(match: re.Match[str]) -> int:
+    return int(next(group for group in match.groups() if group is not None))
+
+
+def _goal_targets(goal_text: str) -> tuple[int | None, int | None, float | None]:
+    """The goal's upper limit on a count, its count to reach, and its share to reach (0-1)."""
+    at_most = _AT_MOST.search(goal_text)
+    upper = _first_number(at_most) if at_most else None
+    if at_most and re.match(r"(?:fewer|less) than|below|under", at_most.group(0), re.IGNORECASE):
+        upper = max(0, upper - 1)
+    share = None
+    if (out_of := _OUT_OF.search(goal_text)) and int(out_of.group(2)) > 0:
+        share = int(out_of.group(1)) / int(out_of.group(2))
+    elif percent := _PERCENT.search(goal_text):
+        share = int(percent.group(1)) / 100
+    lower = None
+    if upper is None and share is None:
+        at_least = _AT_LEAST.search(goal_text)
+        counted = next((m for m in _COUNTED.finditer(goal_text) if any(map(_is_unit, m.group(2).split()))), None)
+        lower = _first_number(at_least) if at_least else int(counted.group(1)) if counted else None
+    return upper, lower, share
+
+
+def _segment_counts(segment_text: str, goal_words: frozenset[str]) -> tuple[list[int], list[float]]:
+    """Counts in the segment next to a word of the goal, and its shares ("3 of 4", "70%")."""
+    out_of = list(_OUT_OF.finditer(segment_text))
+    shares = [int(m.group(1)) / int(m.group(2)) for m in out_of if int(m.group(2)) > 0]
+    shares += [int(m.group(1)) / 100 for m in _PERCENT.finditer(segment_text)]
+    totals = {m.start(2) for m in out_of}  # "3 of 6": the count is 3, not 6
+    counts = []
+    goal_prefixes = _prefixes(goal_words)
+    lowered = segment_text.lower()
+    for match in _SEGMENT_COUNT.finditer(lowered):
+        if match.start() in totals:
+            continue
+        value = int(match.group(1)) if match.group(1) else _NUMBER_WORDS[match.group(0)]
+        near = _WORD.findall(lowered[max(0, match.start() - 30):match.end() + 30])
+        if _prefixes(near) & goal_prefixes:
+            counts.append(value)
+    return counts, shares
+
+
+_PERIODS = ("week", "month", "day", "year", "time", "hour", "hrs", "night")
+
+
+def _prefixes(words) -> set[str]:
+    """Four-letter prefixes of the words that name a thing counted ("meetings", "meeting" and
+    "meet" agree; the misspelled and the inflected mostly do), leaving out spans of time."""
+    return {w[:4] for w in words if len(w) >= 4 and not w.startswith(_PERIODS)}
+
+
+def count_against_target(goal_text: str, segment_text: str) -> list[float]:
+    """Four values: a count in the segment reaches the goal's count or share, falls short of it,
+    goes over the goal's upper limit, stays within it. All 0 when the goal sets no count."""
+    upper, lower, share = _goal_targets(goal_text)
+    if upper is None and lower is None and share is None:
+        return [0.0, 0.0, 0.0, 0.0]
+    counts, shares = _segment_counts(segment_text, content_words(goal_text))
+    if share is not None:
+        reached, short = any(s >= share for s in shares), any(s < share for s in shares)
+    elif lower is not None:
+        reached, short = any(c >= lower for c in counts), any(c < lower for c in counts)
+    else:
+        reached = short = False
+    over = upper is not None and any(c > upper for c in counts)
+    within = upper is not None and any(c <= upper for c in counts)
+    return [float(reached), float(short and not reached), float(over), float(within and not over)]
