@@ -45,13 +45,14 @@ class NoteWriter:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from casenotes.errors import Conflict
-        from casenotes.store.loading import note_fields
+        from casenotes.store.loading import case_program, note_fields
 
         outcomes = []
         for line, version in zip(batch["line"], batch["plan_version"]):
             case = case_from_json(json.loads(line), "backfill")
             try:
-                arrival = self.ingestor.arrive(case.note.client_id, note_fields(case), plan_version=int(version))
+                arrival = self.ingestor.arrive(case.note.client_id, note_fields(case), program=case_program(case),
+                                               plan_version=int(version))
                 outcomes.append("created" if arrival.created else "existing")
             except Conflict:
                 outcomes.append("conflict")

@@ -30,7 +30,8 @@ from casenotes.runtime.search import SegmentIndex
 from casenotes.schema import Note as NoteSpec
 from casenotes.schema import Plan as PlanSpec
 from casenotes.store.repository import NoteFields, Repository, plan_spec, text_sha256
-from casenotes.store.tables import Client, Note, NoteRevision
+from casenotes.store.scope import visible
+from casenotes.store.tables import Client, Enrollment, Note, NoteRevision
 
 __all__ = ["Arrival", "JobQueue", "NoteIngestor", "PendingRevision", "note_id_taken", "retry_failed"]
 
@@ -68,18 +69,21 @@ class NoteIngestor:
         self.jobs = jobs
         self._scoring = scoring or ScoringQueue(pipeline)  # concurrent arrivals share one pass through the model
 
-    def accept(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
-               ingested_by: int | None = None, also: Callable[[Repository], None] | None = None) -> Arrival:
+    def accept(self, client_id: str, fields: NoteFields, *, programs: str | None = None, program: str | None = None,
+               ingested_by: int | None = None, also: Callable[[Repository, str], None] | None = None) -> Arrival:
         """Store a new note to be scored next, with its scoring job, in one transaction; or find it
-        stored already (same text, scored or not); `Conflict` for another text. `also` writes
-        more in the same transaction when the note is new (the service's audit row)."""
+        stored already (same text, scored or not); `Conflict` for another text. The note joins the
+        active enrollment `Repository.enrollment_for_writing` picks from `programs` and `program`.
+        `also` writes more in the same transaction when the note is new (the service's audit row), given
+        the repository and the enrollment's program."""
         check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
         def store(repo: Repository, client: Client) -> PendingRevision:
-            plan = repo.current_plan(client)
-            revision = repo.add_note(client, fields, plan, None, ingested_by)
+            enrollment = repo.enrollment_for_writing(client, programs, program)
+            plan = repo.current_plan(enrollment)
+            revision = repo.add_note(enrollment, fields, plan, None, ingested_by)
             self._job_queue().enqueue(repo.session, revision.id)
             if also is not None:
-                also(repo)
+                also(repo, enrollment.program)
             return PendingRevision(client_id=client.client_id, note_date=fields.note_date, revision=revision.revision,
                                    sha256=revision.sha256, plan_version=plan.version if plan else None)
 
@@ -91,7 +95,7 @@ class NoteIngestor:
         with self.sessions.begin() as session:
             repo = Repository(session)
             note = repo.note(note_id, programs, lock=True)
-            revision = repo.revise_note(note, fields, repo.current_plan(note.client), None)
+            revision = repo.revise_note(note, fields, repo.current_plan(note.enrollment), None)
             self._job_queue().enqueue(session, revision.id)
             return revision.revision
 
@@ -104,21 +108,27 @@ class NoteIngestor:
             raise InvalidInput("this service scores on arrival only: it has no scoring queue")
         return self.jobs
 
-    def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None,
+    def arrive(self, client_id: str, fields: NoteFields, *, programs: str | None = None, program: str | None = None,
                ingested_by: int | None = None, plan_version: int | None = None) -> Arrival:
         """Record a new note, or find it stored already (same text); `Conflict` for another text.
-        The note is scored against the client's current plan, or the given `plan_version`
+        The note joins the active enrollment `Repository.enrollment_for_writing` picks from
+        `programs` and `program`, and is scored against its current plan, or the given `plan_version`
         (a backfill scores old notes against the plan in force when they were written)."""
         check_note_text(fields.text, self.pipeline.max_note_chars, allow_blank=False)
         with self.sessions.begin() as session:
-            client = Repository(session).client(client_id, programs)
-            if _stored_same(session, client, fields):
+            repo = Repository(session)
+            client = repo.client(client_id, programs)
+            if _stored_same(session, client, fields, programs):
                 return Arrival(fields.note_id, created=False)
-            plan_pk, plan = _plan_of(session, client, plan_version)
+            enrollment_pk = repo.enrollment_for_writing(client, programs, program).id
+            plan_pk, plan = _plan_of(session, repo.enrollment(client, enrollment_pk), plan_version)
         scored = self._score(fields, client_id, plan)
 
         def store(repo: Repository, client: Client) -> None:
-            revision = repo.add_note(client, fields, repo.plan_by_pk(plan_pk), scored, ingested_by)
+            enrollment = repo.enrollment_for_writing(client, programs, program)
+            if enrollment.id != enrollment_pk:  # closed, and another opened, while the note was scored
+                raise Conflict("the client's enrollment changed while the note was scored: send it again")
+            revision = repo.add_note(enrollment, fields, repo.plan_by_pk(plan_pk), scored, ingested_by)
             announce_scored(repo.session, revision)
 
         arrival = self._store_once(client_id, fields, programs, store)
@@ -134,12 +144,12 @@ class NoteIngestor:
             with self.sessions.begin() as session:
                 repo = Repository(session)
                 client = repo.client(client_id, programs)
-                if _stored_same(session, client, fields):
+                if _stored_same(session, client, fields, programs):
                     return Arrival(fields.note_id, created=False)
                 pending = store(repo, client)
         except IntegrityError:
             with self.sessions.begin() as session:
-                if _stored_same(session, Repository(session).client(client_id, programs), fields):
+                if _stored_same(session, Repository(session).client(client_id, programs), fields, programs):
                     return Arrival(fields.note_id, created=False)
             raise
         return Arrival(fields.note_id, created=True, pending=pending)
@@ -150,7 +160,7 @@ class NoteIngestor:
         with self.sessions.begin() as session:
             note = Repository(session).note(note_id, programs)
             client_id = note.client.client_id
-            plan_pk, plan = _plan_of(session, note.client)
+            plan_pk, plan = _plan_of(session, note.enrollment)
         scored = self._score(fields, client_id, plan)
         with self.sessions.begin() as session:
             repo = Repository(session)
@@ -186,12 +196,13 @@ def retry_failed(sessions: sessionmaker[Session], jobs: JobQueue, note_id: str, 
         return True
 
 
-def _stored_same(session: Session, client: Client, fields: NoteFields) -> bool:
-    """True when this note is stored with this text; `Conflict` when stored otherwise."""
+def _stored_same(session: Session, client: Client, fields: NoteFields, programs: str | None) -> bool:
+    """True when this note is stored with this text, in an enrollment the caller may see;
+    `Conflict` when stored otherwise."""
     note = session.scalar(select(Note).where(Note.note_id == fields.note_id))
     if note is None:
         return False
-    if note.client_pk != client.id:
+    if note.client_pk != client.id or not visible(note.enrollment.program, programs):
         raise note_id_taken(fields.note_id)
     current = session.scalar(select(NoteRevision.sha256).where(
         NoteRevision.note_pk == note.id, NoteRevision.revision == note.current_revision))
@@ -208,10 +219,10 @@ def note_id_taken(note_id: str) -> Conflict:
                     "a note you stored with PUT /v1/notes/{note_id}")
 
 
-def _plan_of(session: Session, client: Client, version: int | None = None) -> tuple[int | None, PlanSpec]:
+def _plan_of(session: Session, enrollment: Enrollment, version: int | None = None) -> tuple[int | None, PlanSpec]:
     repo = Repository(session)
-    plan = repo.current_plan(client) if version is None else repo.plan_version(client, version)
+    plan = repo.current_plan(enrollment) if version is None else repo.plan_version(enrollment, version)
     try:
         return (plan.id if plan else None), plan_spec(plan)
     except ValueError as exc:  # stored plans were validated on the way in; this is damage
-        raise InvalidInput(f"the stored plan of client {client.client_id!r} no longer validates") from exc
+        raise InvalidInput(f"the stored plan of enrollment {enrollment.id} no longer validates") from exc

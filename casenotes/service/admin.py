@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from casenotes.errors import Conflict
 from casenotes.resources import resource
 from casenotes.shared_format import iter_cases
-from casenotes.store.loading import note_fields, prepare_clients_and_plans
+from casenotes.store.loading import case_program, note_fields, prepare_clients_and_plans
 from casenotes.store.repository import Repository
 from casenotes.store.reviewed import reviewed_level, reviewed_spans, reviewed_status
 from casenotes.store.tables import NoteRevision, Result
@@ -34,7 +34,7 @@ def load_cases(services: Services, path: Path = DEMO_PATH) -> tuple[int, int]:
     created = existing = 0
     for case in cases:
         try:
-            arrival = services.ingestor.arrive(case.note.client_id, note_fields(case),
+            arrival = services.ingestor.arrive(case.note.client_id, note_fields(case), program=case_program(case),
                                                plan_version=plan_versions[case.id])
         except Conflict:
             existing += 1
@@ -101,7 +101,7 @@ def _labeled_case(repo: Repository, revision: NoteRevision, partial: bool) -> di
     plan = repo.plan_by_pk(revision.plan_pk)
     goal_labels = _goal_labels(revision, partial)
     labels = {"goals": goal_labels, "domains": _domain_labels(revision), "flags": _flag_labels(revision)}
-    return {"id": f"{note.note_id}-r{revision.revision}", "program": note.client.program,
+    return {"id": f"{note.note_id}-r{revision.revision}", "program": note.enrollment.program,
             "client_id": note.client.client_id, "note_id": note.note_id, "note_date": note.note_date.isoformat(),
             "note_format": note.note_format or "narrative", "note_text": revision.text,
             "goals": [{"goal_id": g.goal_id, "text": g.text, "domain": g.domain} for g in (plan.goals if plan else [])

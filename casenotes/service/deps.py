@@ -55,7 +55,9 @@ NoteIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=100)]
 
 
 def record_read(repo: Repository, request: Request, principal: Principal, *, action: str, object_type: str,
-                object_id: str, client_id: str | None) -> None:
-    """Write the audit row every read or change of a client's notes and results leaves."""
+                object_id: str, client_id: str | None, program: str | None) -> None:
+    """Write the audit row every read or change of a client's notes and results leaves. `program` is
+    that of the enrollment the object belongs to; None for the whole person (an unscoped read of a
+    client's record, an erasure): program-scoped audit readers see rows by it."""
     repo.audit(actor=principal.actor, role=principal.role, action=action, object_type=object_type,
-               object_id=object_id, client_id=client_id, request_id=request.state.request_id)
+               object_id=object_id, client_id=client_id, request_id=request.state.request_id, program=program)

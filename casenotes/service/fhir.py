@@ -66,7 +66,8 @@ def fhir_bundle(record: RecordData, *, api_base: str, domain_titles: Mapping[str
     ids = _Ids(record.client_id)
     patient = Patient(id=ids.id("Patient"), identifier=[_identifier("client-id", record.client_id)])
     notes = [_document(note, ids, api_base) for note in record.notes]
-    goals = [_goal(goal, standing, ids) for goal, standing in zip(record.goals, record.standings)]
+    goals = [_goal(goal, standing, key, ids) for goal, standing, key in zip(record.goals, record.standings,
+                                                                              record.goal_keys)]
     levels = [_observation(reading, ids, domain_titles.get(reading.domain, reading.domain))
               for reading in record.domains]
     flags = [_flag(flag, ids, flag_titles.get(flag.type, flag.type)) for flag in record.flags]
@@ -106,8 +107,9 @@ def _document(note: NoteSummary, ids: _Ids, api_base: str) -> DocumentReference:
                                  "url": f"{api_base.rstrip('/')}/v1/notes/{quote(note.note_id, safe=':@')}"}}])
 
 
-def _goal(goal: GoalSpec, standing: GoalStanding, ids: _Ids) -> Goal:
-    """The goal, where the client stands on it (no achievementStatus until a note speaks to it)."""
+def _goal(goal: GoalSpec, standing: GoalStanding, key: str, ids: _Ids) -> Goal:
+    """The goal, where the client stands on it (no achievementStatus until a note speaks to it).
+    `key` tells apart goals of the same id in two enrollments (see `RecordData.goal_keys`)."""
     fields: dict = {"lifecycleStatus": "completed" if standing.status == "achieved" else "active"}
     if standing.evidence is not None:
         fields["achievementStatus"] = {
@@ -118,7 +120,7 @@ def _goal(goal: GoalSpec, standing: GoalStanding, ids: _Ids) -> Goal:
                                                                      standing.evidence.citations], ids)
     if goal.target_date:
         fields["target"] = [{"dueDate": goal.target_date.isoformat()}]
-    return Goal(id=ids.id("Goal", goal.goal_id), identifier=[_identifier("goal-id", goal.goal_id)],
+    return Goal(id=ids.id("Goal", key), identifier=[_identifier("goal-id", goal.goal_id)],
                 description={"text": goal.text}, subject=ids.patient, **fields)
 
 

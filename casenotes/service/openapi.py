@@ -20,6 +20,7 @@ CLIENT = "/v1/clients/{client_id}"
 PLAN = "/v1/clients/{client_id}/plan"
 NOTES = "/v1/clients/{client_id}/notes"
 RECORD = "/v1/clients/{client_id}/record"
+ENROLLMENTS = "/v1/clients/{client_id}/enrollments"
 NOTE = "/v1/notes/{note_id}"
 FLAGS = "/v1/flags"
 FLAG_REVIEW = "/v1/flags/{flag_id}/review"
@@ -29,8 +30,9 @@ AUDIT = "/v1/audit"
 
 
 def _client_links(client_id: str) -> dict[str, tuple[str, str, dict[str, str]]]:
-    """What a client's id leads to: its plan, its notes, its record, its search, its erasure."""
+    """What a client's id leads to: its enrollments, plan, notes, record, search, erasure."""
     return {
+        "GetEnrollments": ("get", ENROLLMENTS, {"path.client_id": client_id}),
         "PutPlan": ("put", PLAN, {"path.client_id": client_id}),
         "PostNote": ("post", NOTES, {"path.client_id": client_id}),
         "GetRecord": ("get", RECORD, {"path.client_id": client_id}),

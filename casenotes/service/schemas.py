@@ -77,7 +77,23 @@ class Request(BaseModel):
 # -- requests ----------------------------------------------------------------------------
 
 class ClientIn(Request):
+    program: Name = Field(description="The program the client is enrolled in: a new enrollment there unless the "
+                                      "client has an active one already.")
+    start_date: IsoDate | None = Field(None, description="The new enrollment's first day; today when left out.")
+
+
+class EnrollmentIn(Request):
     program: Name
+    start_date: IsoDate
+
+
+class EnrollmentCloseIn(Request):
+    end_date: IsoDate = Field(description="The enrollment's last day: not before its start_date.")
+
+
+_FOR_PROGRAM = Field(None, description="Which of the client's active enrollments this is for. A program-scoped "
+                                       "token writes to its own program's and may leave this out; an unscoped one "
+                                       "must name it when the client has more than one active enrollment (422).")
 
 
 class GoalIn(Request):
@@ -91,6 +107,7 @@ class PlanIn(Request):
     goals: Annotated[list[GoalIn], Field(max_length=100, description="Each with its own goal_id; a goal_id "
                                                                     "given twice is refused with 409.")]
     rubric: Name = "self-sufficiency"
+    program: Name | None = _FOR_PROGRAM
 
     def repeated_goal_ids(self) -> list[str]:
         """Goal ids given more than once. Not a validation error: JSON Schema cannot say that the
@@ -108,6 +125,7 @@ class NoteRevisionIn(Request):
 
 class NoteIn(NoteRevisionIn):
     note_id: Identifier
+    program: Name | None = _FOR_PROGRAM
 
 
 class FlagReviewIn(Request):
@@ -261,98 +279,11 @@ class NoteOut(NoteResultOut):
     revisions: list[RevisionOut]
 
 
-class ClientOut(BaseModel):
-    client_id: str
-    program: str
-    created_at: datetime
-
-
-class GoalOut(BaseModel):
-    goal_id: str
-    text: str
-    domain: DomainName
-    target_date: date | None
-
-
-class PlanOut(BaseModel):
-    client_id: str
-    version: int
-    rubric: str
-    created_at: datetime
-    goals: list[GoalOut]
-
-
-class TimelinePoint(BaseModel):
-    note_id: str
-    note_date: date
-    result_id: int
-    status: Status
-    score: float
-    confidence: float
-
-
-class TrendOut(BaseModel):
-    statuses: list[Status] = Field(description="The last notes that spoke to the goal (up to 3), oldest first.")
-    summary: Literal["improving", "worsening", "steady", "mixed"] | None = Field(
-        description="What they say together: one way only, none moved, or both ways; null when no note spoke to it.")
-
-
-class GoalStandingOut(BaseModel):
-    status: Status | None = Field(description="The latest status of a note that spoke to the goal, a reviewer's "
-                                              "correction over the machine's; null when none has.")
-    machine_status: Status | None = Field(description="What scoring said in that note.")
-    review: Literal["accepted", "corrected"] | None
-    note_id: str | None
-    note_date: date | None
-    result_id: int | None
-    citations: list[CitationOut]
-    trend: TrendOut
-    as_of: date
-    days_since_evidence: int | None
-
-
-class GoalTimelineOut(GoalOut):
-    standing: GoalStandingOut
-    timeline: list[TimelinePoint]
-
-
-class LevelPoint(BaseModel):
-    note_id: str
-    note_date: date
-    result_id: int
-    level: int
-    confidence: float
-
-
-class DomainLevelsOut(BaseModel):
-    domain: DomainName
-    baseline: LevelPoint
-    latest: LevelPoint
-
-
 class QueueFlagOut(FlagOut):
     note_id: str
     note_date: date
     client_id: str
     program: str
-
-
-class NoteSummaryOut(BaseModel):
-    note_id: str
-    note_date: date
-    note_format: NoteFormat | None
-    author: str | None
-    revision: int
-    open_flags: int
-
-
-class RecordOut(BaseModel):
-    client: ClientOut
-    plan: PlanOut | None
-    goals: list[GoalTimelineOut]
-    domains: list[DomainLevelsOut]
-    open_flags: list[QueueFlagOut]
-    notes: list[NoteSummaryOut]
 
 
 class FlagPageOut(BaseModel):

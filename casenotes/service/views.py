@@ -9,31 +9,34 @@ from casenotes.schema import confidence_band
 from casenotes.service.schemas import (
     AuditOut,
     CitationOut,
-    ClientOut,
-    DomainLevelsOut,
     DomainResultOut,
     FlagOut,
-    GoalOut,
     GoalResultOut,
+    NoteOut,
+    NoteResultOut,
+    QueueFlagOut,
+    ReviewOut,
+    RevisionOut,
+)
+from casenotes.service.schemas_record import (
+    ClientOut,
+    DomainLevelsOut,
+    EnrollmentOut,
+    GoalOut,
     GoalStandingOut,
     GoalTimelineOut,
     LevelPoint,
-    NoteOut,
-    NoteResultOut,
     NoteSummaryOut,
     PlanOut,
-    QueueFlagOut,
     RecordOut,
-    ReviewOut,
-    RevisionOut,
     TimelinePoint,
     TrendOut,
 )
 from casenotes.store.goal_standing import GoalReading, GoalStanding
-from casenotes.store.record_reads import goal_standings
+from casenotes.store.record_reads import goal_standings, notes_of
 from casenotes.store.repository import Repository
 from casenotes.store.reviewed import reviewed_level, reviewed_status
-from casenotes.store.tables import Client, FlagRow, Note, NoteRevision, Plan, Result, Review
+from casenotes.store.tables import Client, Enrollment, FlagRow, Note, NoteRevision, Plan, Result, Review
 
 
 def citations(text: str, spans: list) -> list[CitationOut]:
@@ -73,7 +76,7 @@ def queue_flag_out(flag: FlagRow) -> QueueFlagOut:
     revision = flag.revision
     note = revision.note
     return QueueFlagOut(**flag_out(flag, revision.text).model_dump(), note_id=note.note_id,
-                        note_date=flag.note_date, client_id=note.client.client_id, program=note.client.program)
+                        note_date=flag.note_date, client_id=note.client.client_id, program=note.enrollment.program)
 
 
 def note_result_out(repo: Repository, note: Note) -> NoteResultOut:
@@ -112,42 +115,61 @@ def _result_fields(repo: Repository, note: Note, revision: NoteRevision) -> dict
     )
 
 
-def client_out(client: Client) -> ClientOut:
-    return ClientOut(client_id=client.client_id, program=client.program, created_at=client.created_at)
+def enrollment_out(enrollment: Enrollment) -> EnrollmentOut:
+    return EnrollmentOut(enrollment_id=enrollment.id, program=enrollment.program, start_date=enrollment.start_date,
+                         end_date=enrollment.end_date, status=enrollment.status)
 
 
-def plan_out(client: Client, plan: Plan) -> PlanOut:
-    return PlanOut(client_id=client.client_id, version=plan.version, rubric=plan.rubric, created_at=plan.created_at,
+def client_out(client: Client, enrollments: list[Enrollment], program: str | None = None) -> ClientOut:
+    """`program`: the one the answer is about; by default the only program among `enrollments`, if one."""
+    programs = {e.program for e in enrollments}
+    if program is None and len(programs) == 1:
+        program = programs.pop()
+    return ClientOut(client_id=client.client_id, program=program, created_at=client.created_at,
+                     enrollments=[enrollment_out(e) for e in enrollments])
+
+
+def plan_out(client: Client, plan: Plan, enrollment: Enrollment) -> PlanOut:
+    return PlanOut(client_id=client.client_id, program=enrollment.program, enrollment_id=enrollment.id,
+                   version=plan.version, rubric=plan.rubric, created_at=plan.created_at,
                    goals=[GoalOut(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
                           for g in plan.goals])
 
 
-def record_out(repo: Repository, client: Client, as_of: date | None = None) -> RecordOut:
-    """`as_of` (default today) is the day the goal standings' days since evidence count to."""
-    plan = repo.current_plan(client)
-    history = repo.current_revisions(client)
+def record_out(repo: Repository, client: Client, programs: str | None = None, as_of: date | None = None) -> RecordOut:
+    """The record a reader scoped to `programs` may see (None: the whole person). `as_of` (default
+    today) is the day the goal standings' days since evidence count to."""
+    history = repo.current_revisions(client, programs)
+    plans = repo.enrollment_plans(client, programs)
+    newest = max(plans, key=lambda pair: pair[1].version, default=None)
     return RecordOut(
-        client=client_out(client),
-        plan=plan_out(client, plan) if plan else None,
-        goals=_goal_timelines(plan, history, as_of or date.today()) if plan else [],
+        client=client_out(client, repo.enrollments(client, programs), programs),
+        plan=plan_out(client, newest[1], newest[0]) if newest else None,
+        plans=[plan_out(client, plan, enrollment) for enrollment, plan in plans],
+        goals=[timeline for enrollment, plan in plans
+               for timeline in _goal_timelines(enrollment, plan, notes_of(history, enrollment.id), as_of or date.today())],
         domains=_domain_levels(history),
         open_flags=[queue_flag_out(f) for _, revision in reversed(history) for f in revision.flags
                     if f.status == "open"],
-        notes=[NoteSummaryOut(note_id=note.note_id, note_date=note.note_date, note_format=note.note_format,
+        notes=[NoteSummaryOut(note_id=note.note_id, program=note.enrollment.program, note_date=note.note_date,
+                              note_format=note.note_format,
                               author=note.author, revision=revision.revision,
                               open_flags=sum(f.status == "open" for f in revision.flags))
                for note, revision in history],
     )
 
 
-def _goal_timelines(plan: Plan, history: list[tuple[Note, NoteRevision]], as_of: date) -> list[GoalTimelineOut]:
+def _goal_timelines(enrollment: Enrollment, plan: Plan, history: list[tuple[Note, NoteRevision]],
+                    as_of: date) -> list[GoalTimelineOut]:
+    """The plan's goals, each read from `history`, the notes of the plan's enrollment."""
     timelines = []
     for goal, standing in zip(plan.goals, goal_standings(plan.goals, history, as_of)):
         points = [TimelinePoint(note_id=note.note_id, note_date=note.note_date, result_id=r.id,
                                 status=reviewed_status(r), score=r.score, confidence=r.confidence)
                   for note, revision in history for r in revision.results
                   if r.kind == "goal" and r.goal_id == goal.goal_id]
-        timelines.append(GoalTimelineOut(goal_id=goal.goal_id, text=goal.text, domain=goal.domain,
+        timelines.append(GoalTimelineOut(goal_id=goal.goal_id, program=enrollment.program, text=goal.text,
+                                         domain=goal.domain,
                                          target_date=goal.target_date, standing=standing_out(standing),
                                          timeline=points))
     return timelines

@@ -1,4 +1,5 @@
-"""The review queue: the flags of every client's current notes, most severe first, read a
+"""The review queue: the flags of every client's current notes (a program-scoped reader's: those
+of notes of its program's enrollments), most severe first, read a
 page at a time. A page ends with a cursor naming the last flag's place in the queue's order, and
 the next page starts after that place; the cursor's form is public so the API can check it. The
 `Repository` takes these reads from the `FlagQueue` class here, which works in its session.
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from casenotes.errors import InvalidInput, NotFound
 from casenotes.store.scope import is_current, visible
-from casenotes.store.tables import Client, FlagRow, Note, NoteRevision
+from casenotes.store.tables import Client, Enrollment, FlagRow, Note, NoteRevision
 
 __all__ = ["CURSOR_PATTERN", "FlagPage", "FlagQueue"]
 
@@ -34,15 +35,15 @@ class FlagQueue:
 
     def flag_queue(self, *, programs: str | None, status: str | None = "open", flag_type: str | None = None,
                    program: str | None = None, limit: int = 50, cursor: str | None = None) -> FlagPage:
-        query = _current_flags().options(_flag_owner())
+        query = _current_flags().options(*_flag_owner())
         if status:
             query = query.where(FlagRow.status == status)
         if flag_type:
             query = query.where(FlagRow.type == flag_type)
         if program:
-            query = query.where(Client.program == program)
+            query = query.where(Enrollment.program == program)
         if programs is not None:
-            query = query.where(Client.program == programs)
+            query = query.where(Enrollment.program == programs)
         if cursor:
             query = query.where(_after(*_decode_cursor(cursor)))
         query = query.order_by(FlagRow.severity.desc(), FlagRow.confidence.desc(), FlagRow.note_date.desc(),
@@ -53,21 +54,23 @@ class FlagQueue:
         return FlagPage(flags, _encode_cursor(flags[-1]) if more and flags else None)
 
     def flag(self, flag_id: int, programs: str | None = None) -> FlagRow:
-        flag = self.session.scalar(_current_flags().where(FlagRow.id == flag_id).options(_flag_owner()))
-        if flag is None or not visible(flag.revision.note.client.program, programs):
+        flag = self.session.scalar(_current_flags().where(FlagRow.id == flag_id).options(*_flag_owner()))
+        if flag is None or not visible(flag.revision.note.enrollment.program, programs):
             raise NotFound(f"no flag {flag_id}")
         return flag
 
 
 def _current_flags() -> Select:
     return (select(FlagRow).join(NoteRevision, FlagRow.revision_pk == NoteRevision.id)
-            .join(Note, is_current(Note)).join(Client, Note.client_pk == Client.id))
+            .join(Note, is_current(Note)).join(Client, Note.client_pk == Client.id)
+            .join(Enrollment, Note.enrollment_pk == Enrollment.id))
 
 
-def _flag_owner():
-    """Fill each flag's revision, note and client from `_current_flags`' own joins: loaded
-    later, one erased in between would be None."""
-    return contains_eager(FlagRow.revision).contains_eager(NoteRevision.note).contains_eager(Note.client)
+def _flag_owner() -> tuple:
+    """Fill each flag's revision, note, client and enrollment from `_current_flags`' own joins:
+    loaded later, one erased in between would be None."""
+    note = contains_eager(FlagRow.revision).contains_eager(NoteRevision.note)
+    return note.contains_eager(Note.client), note.contains_eager(Note.enrollment)
 
 
 def _after(severity: int, confidence: float, note_date: date, flag_pk: int):

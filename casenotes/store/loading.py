@@ -12,26 +12,31 @@ from casenotes.errors import InvalidInput
 from casenotes.shared_format import LabeledCase
 from casenotes.store.repository import NoteFields, Repository
 
-__all__ = ["note_fields", "prepare_clients_and_plans"]
+__all__ = ["case_program", "note_fields", "prepare_clients_and_plans"]
 
 
 def prepare_clients_and_plans(sessions: sessionmaker[Session], cases: Iterable[LabeledCase],
                               rubric: str) -> dict[str, int]:
-    """Store each case's client, and a new plan version whenever a client's goals change
-    between notes (in date order); the plan version of each case id."""
+    """Store each case's client with an enrollment in its program, and a new plan version of that
+    enrollment whenever its goals change between notes (in date order); the plan version of each case id."""
     versions: dict[str, int] = {}
     with sessions.begin() as session:
         repo = Repository(session)
         for case in sorted(cases, key=_client_then_date):
             if not case.note.client_id:
                 raise InvalidInput(f"case {case.id!r} has no client_id")
-            client, _ = repo.put_client(case.note.client_id, case.note.program or "unassigned")
-            current = repo.current_plan(client)
+            _, enrollment, _ = repo.put_client(case.note.client_id, case_program(case))
+            current = repo.current_plan(enrollment)
             goals = [(g.goal_id, g.text, g.domain) for g in case.plan.goals]
             if current is None or [(g.goal_id, g.text, g.domain) for g in current.goals] != goals:
-                current = repo.store_plan(client, list(case.plan.goals), rubric)
+                current = repo.store_plan(enrollment, list(case.plan.goals), rubric)
             versions[case.id] = current.version
     return versions
+
+
+def case_program(case: LabeledCase) -> str:
+    """The program a case's client is enrolled in: its note's, or `unassigned`."""
+    return case.note.program or "unassigned"
 
 
 def note_fields(case: LabeledCase) -> NoteFields:

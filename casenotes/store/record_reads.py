@@ -16,10 +16,10 @@ from casenotes.schema import Citation
 from casenotes.schema import Goal as GoalSpec
 from casenotes.store.goal_standing import GoalReading, GoalStanding, goal_standing
 from casenotes.store.reviewed import final_review, reviewed_level, reviewed_spans, reviewed_status
-from casenotes.store.tables import Client, Note, NoteRevision, PlanGoal, Result
+from casenotes.store.tables import Client, Enrollment, Note, NoteRevision, Plan, PlanGoal, Result
 
 __all__ = ["DomainReading", "FlagReading", "NoteSummary", "RecordData", "RecordReads", "goal_readings",
-           "goal_standings"]
+           "goal_standings", "notes_of"]
 
 History = Sequence[tuple[Note, NoteRevision]]  # each note with its current revision, oldest first
 Span = tuple[int, int]
@@ -60,30 +60,39 @@ class FlagReading:
 @dataclass(frozen=True)
 class RecordData:
     """A client's record as plain data: ids, dates, statuses, levels and character spans, and
-    the plan's goal texts; quoted note text only inside the goal standings' citations."""
+    the plans' goal texts; quoted note text only inside the goal standings' citations. The goals
+    are those of the current plan of each enrollment the reader may see, each goal's standing
+    read from that enrollment's notes alone; `goal_keys` tell goals apart across enrollments: the
+    goal id for the client's first enrollment, `enrollment/goal id` for a later one."""
 
     client_id: str
     goals: tuple[GoalSpec, ...]
     standings: tuple[GoalStanding, ...]
+    goal_keys: tuple[str, ...]
     notes: tuple[NoteSummary, ...]
     domains: tuple[DomainReading, ...]
     flags: tuple[FlagReading, ...]
 
 
 class RecordReads:
-    """The record as plain data, for `Repository` (whose `current_plan` and `current_revisions` it reads)."""
+    """The record as plain data, for `Repository` (whose `enrollments`, `current_plan` and
+    `current_revisions` it reads)."""
 
     session: Session
 
-    def record_data(self, client: Client, as_of: date) -> RecordData:
-        plan = self.current_plan(client)
-        history = self.current_revisions(client)
-        goals = tuple(plan.goals) if plan else ()
+    def record_data(self, client: Client, as_of: date, programs: str | None = None) -> RecordData:
+        """The record a reader scoped to `programs` may see (None: the whole person)."""
+        history = self.current_revisions(client, programs)
+        goals, standings, keys = [], [], []
+        first = min((e.id for e in self.enrollments(client)), default=None)
+        for enrollment, plan in self.enrollment_plans(client, programs):
+            plan_goals = tuple(plan.goals)
+            goals += [GoalSpec(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
+                      for g in plan_goals]
+            standings += goal_standings(plan_goals, notes_of(history, enrollment.id), as_of)
+            keys += [g.goal_id if enrollment.id == first else f"{enrollment.id}/{g.goal_id}" for g in plan_goals]
         return RecordData(
-            client_id=client.client_id,
-            goals=tuple(GoalSpec(goal_id=g.goal_id, text=g.text, domain=g.domain, target_date=g.target_date)
-                        for g in goals),
-            standings=tuple(goal_standings(goals, history, as_of)),
+            client_id=client.client_id, goals=tuple(goals), standings=tuple(standings), goal_keys=tuple(keys),
             notes=tuple(NoteSummary(note.note_id, note.note_date, note.note_format, revision.revision)
                         for note, revision in history),
             domains=tuple(_domain_reading(note, r) for note, revision in history for r in revision.results
@@ -91,6 +100,16 @@ class RecordReads:
             flags=tuple(FlagReading(f.id, f.type, f.severity, f.status, note.note_id, note.note_date, _spans(f.citations))
                         for note, revision in history for f in revision.flags if f.status in STANDING_FLAG_STATES),
         )
+
+    def enrollment_plans(self, client: Client, programs: str | None = None) -> list[tuple[Enrollment, Plan]]:
+        """Each enrollment the reader may see that has a plan, with its current plan, oldest first."""
+        pairs = [(enrollment, self.current_plan(enrollment)) for enrollment in self.enrollments(client, programs)]
+        return [(enrollment, plan) for enrollment, plan in pairs if plan is not None]
+
+
+def notes_of(history: History, enrollment_pk: int) -> list[tuple[Note, NoteRevision]]:
+    """The notes of one enrollment among `history`."""
+    return [(note, revision) for note, revision in history if note.enrollment_pk == enrollment_pk]
 
 
 def goal_readings(history: History) -> dict[str, list[GoalReading]]:

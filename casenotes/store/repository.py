@@ -1,8 +1,9 @@
 """Reads and writes of the client record. Every method works inside the caller's session;
 the caller owns the transaction, so a note and all its results commit together.
 
-`programs` arguments scope a read: None sees every program, a name sees only that one,
-and an object of another program is reported as `NotFound`, never as forbidden.
+`programs` arguments scope a read: None sees every program (the whole person), a name sees
+only that one, through the client's enrollments in it (a client, their notes, plans, results and
+flags), and an object of another program is reported as `NotFound`, never as forbidden.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload, sessionmaker
 
@@ -21,6 +22,7 @@ from casenotes.schema import Goal as GoalSpec
 from casenotes.schema import Plan as PlanSpec
 from casenotes.schema import ScoredNote
 from casenotes.shared_format import plan_from_goals
+from casenotes.store.enrollments import Enrollments
 from casenotes.store.flag_queue import FlagQueue
 from casenotes.store.record_reads import RecordReads
 from casenotes.store.scope import is_current, visible
@@ -28,6 +30,7 @@ from casenotes.store.segment_log import SegmentLog
 from casenotes.store.tables import (
     AuditEntry,
     Client,
+    Enrollment,
     FlagRow,
     Note,
     NoteRevision,
@@ -55,8 +58,8 @@ class NoteFields:
     author: str | None = None
 
 
-class Repository(FlagQueue, SegmentLog, RecordReads):
-    """The client record's reads and writes; the flag queue's reads come from `FlagQueue`,
+class Repository(Enrollments, FlagQueue, SegmentLog, RecordReads):
+    """The client record's reads and writes; enrollments come from `Enrollments`, the flag queue's reads from `FlagQueue`,
     search support and the change log from `SegmentLog`, the record as plain data (goal
     standings, the FHIR export's facts) from `RecordReads`."""
 
@@ -74,57 +77,63 @@ class Repository(FlagQueue, SegmentLog, RecordReads):
 
     # -- clients and plans -------------------------------------------------------------
 
-    def put_client(self, client_id: str, program: str, programs: str | None = None) -> tuple[Client, bool]:
-        """Create the client, or move an existing one the caller may see (`programs`) to `program`.
-        The row is locked, so an erasure running alongside either finishes first (and the client
-        is created anew) or waits for this write; two creations at once make one client."""
+    def put_client(self, client_id: str, program: str, start_date: date | None = None) -> tuple[Client, Enrollment, bool]:
+        """The client, created if new, with an active enrollment in `program`: the one it has, or a
+        new one from `start_date` (default today); True when the enrollment is new. The row is
+        locked, so an erasure running alongside either finishes first (and the client is created
+        anew) or waits for this write; two creations at once make one client."""
         client = self._client_for_update(client_id)
         if client is None:
             try:
                 with self.session.begin_nested():
-                    client = Client(client_id=client_id, program=program)
+                    client = Client(client_id=client_id)
                     self.session.add(client)
-                return client, True
             except IntegrityError:  # created by a concurrent request since the read above
                 client = self._client_for_update(client_id)
-        if client is None or not visible(client.program, programs):
-            raise NotFound(f"no client {client_id!r}")
-        client.program = program
-        return client, False
+                if client is None:
+                    raise NotFound(f"no client {client_id!r}") from None
+        enrollment = self.active_enrollment(client, program)
+        if enrollment is not None:
+            return client, enrollment, False
+        return client, self.enroll(client, program, start_date or date.today()), True
 
     def _client_for_update(self, client_id: str) -> Client | None:
         return self.session.scalar(select(Client).where(Client.client_id == client_id).with_for_update())
 
     def client(self, client_id: str, programs: str | None = None, *, lock: bool = False) -> Client:
-        """`lock` holds the client's row until commit (PostgreSQL; on SQLite every write
+        """The client, seen by a program-scoped caller only through an enrollment in its program.
+        `lock` holds the client's row until commit (PostgreSQL; on SQLite every write
         transaction holds the database already): plan writes and erasure then queue, not collide."""
         query = select(Client).where(Client.client_id == client_id)
-        client = self.session.scalar(query.with_for_update() if lock else query)
-        if client is None or not visible(client.program, programs):
+        if programs is not None:
+            query = query.where(Client.enrollments.any(Enrollment.program == programs))
+        client = self.session.scalar(query.with_for_update(of=Client) if lock else query)
+        if client is None:
             raise NotFound(f"no client {client_id!r}")
         return client
 
-    def store_plan(self, client: Client, goals: list[GoalSpec], rubric: str) -> Plan:
-        """The client's next plan version. The client's row is locked first, so concurrent
-        writers number their versions one after another instead of colliding."""
+    def store_plan(self, enrollment: Enrollment, goals: list[GoalSpec], rubric: str) -> Plan:
+        """The enrollment's next plan. Versions are numbered per client; its row is locked first,
+        so concurrent writers number their versions one after another instead of colliding."""
         plan_from_goals([g.model_dump() for g in goals])  # InvalidPlan for duplicate goal ids
-        self._lock(Client, client.id, f"no client {client.client_id!r}")
-        version = (self.session.scalar(select(func.max(Plan.version)).where(Plan.client_pk == client.id)) or 0) + 1
-        plan = Plan(client_pk=client.id, version=version, rubric=rubric,
+        client_pk = enrollment.client_pk
+        self._lock(Client, client_pk, "no such client")
+        version = (self.session.scalar(select(func.max(Plan.version)).where(Plan.client_pk == client_pk)) or 0) + 1
+        plan = Plan(client_pk=client_pk, enrollment_pk=enrollment.id, version=version, rubric=rubric,
                     goals=[PlanGoal(position=i, goal_id=g.goal_id, text=g.text, domain=g.domain,
                                     target_date=g.target_date) for i, g in enumerate(goals)])
         self.session.add(plan)
         self.session.flush()
         return plan
 
-    def current_plan(self, client: Client) -> Plan | None:
-        return self.session.scalar(select(Plan).where(Plan.client_pk == client.id)
+    def current_plan(self, enrollment: Enrollment) -> Plan | None:
+        return self.session.scalar(select(Plan).where(Plan.enrollment_pk == enrollment.id)
                                    .order_by(Plan.version.desc()).limit(1))
 
-    def plan_version(self, client: Client, version: int) -> Plan:
-        plan = self.session.scalar(select(Plan).where(Plan.client_pk == client.id, Plan.version == version))
+    def plan_version(self, enrollment: Enrollment, version: int) -> Plan:
+        plan = self.session.scalar(select(Plan).where(Plan.enrollment_pk == enrollment.id, Plan.version == version))
         if plan is None:
-            raise NotFound(f"client {client.client_id!r} has no plan version {version}")
+            raise NotFound(f"enrollment {enrollment.id} has no plan version {version}")
         return plan
 
     # -- notes -------------------------------------------------------------------------
@@ -133,21 +142,24 @@ class Repository(FlagQueue, SegmentLog, RecordReads):
         """`lock` holds the note's row until commit (and keeps its client from being erased
         meanwhile): take it before `revise_note`."""
         # The client comes in the same statement: read apart, an erasure between the two would leave it None.
-        query = select(Note).where(Note.note_id == note_id).options(joinedload(Note.client, innerjoin=True))
+        query = select(Note).where(Note.note_id == note_id).options(joinedload(Note.client, innerjoin=True),
+                                                                    joinedload(Note.enrollment, innerjoin=True))
         if lock:
             # The client's row first, as an erasure takes it first: the two then queue, not deadlock.
             self.session.execute(select(Client.id).join(Note).where(Note.note_id == note_id)
                                  .with_for_update(read=True, key_share=True, of=Client))
             query = query.with_for_update(of=Note)
         note = self.session.scalar(query)
-        if note is None or not visible(note.client.program, programs):
+        if note is None or not visible(note.enrollment.program, programs):
             raise NotFound(f"no note {note_id!r}")
         return note
 
-    def add_note(self, client: Client, fields: NoteFields, plan: Plan | None, scored: ScoredNote | None,
+    def add_note(self, enrollment: Enrollment, fields: NoteFields, plan: Plan | None, scored: ScoredNote | None,
                  ingested_by: int | None) -> NoteRevision:
-        """Store a new note and its first revision, with every result (or pending, with `scored` None)."""
-        note = Note(note_id=fields.note_id, client_pk=client.id, note_date=fields.note_date,
+        """Store a new note of the enrollment and its first revision, with every result (or pending,
+        with `scored` None)."""
+        note = Note(note_id=fields.note_id, client_pk=enrollment.client_pk, enrollment_pk=enrollment.id,
+                    note_date=fields.note_date,
                     note_format=fields.note_format, author=fields.author, current_revision=1,
                     ingested_by=ingested_by)
         self.session.add(note)
@@ -212,13 +224,16 @@ class Repository(FlagQueue, SegmentLog, RecordReads):
         self.session.flush()
         self.log_segment_changes([segment.id for segment in revision.segments], "add")
 
-    def current_revisions(self, client: Client) -> list[tuple[Note, NoteRevision]]:
-        """Each of the client's notes with its current revision, oldest note first."""
-        rows = self.session.execute(
-            select(Note, NoteRevision).join(NoteRevision, is_current(Note))
-            .where(Note.client_pk == client.id).order_by(Note.note_date, Note.id)
-            .options(selectinload(NoteRevision.results).selectinload(Result.reviews),
-                     selectinload(NoteRevision.flags)))
+    def current_revisions(self, client: Client, programs: str | None = None) -> list[tuple[Note, NoteRevision]]:
+        """Each of the client's notes the caller may see with its current revision, oldest note first."""
+        query = (select(Note, NoteRevision).join(NoteRevision, is_current(Note)).join(Note.enrollment)
+                 .where(Note.client_pk == client.id).order_by(Note.note_date, Note.id)
+                 .options(contains_eager(Note.enrollment),
+                          selectinload(NoteRevision.results).selectinload(Result.reviews),
+                          selectinload(NoteRevision.flags)))
+        if programs is not None:
+            query = query.where(Enrollment.program == programs)
+        rows = self.session.execute(query)
         return [(note, revision) for note, revision in rows]
 
     # -- flags and reviews -------------------------------------------------------------
@@ -234,11 +249,12 @@ class Repository(FlagQueue, SegmentLog, RecordReads):
     def result(self, result_id: int, programs: str | None = None) -> Result:
         # The revision, note and client come in the same statement, so none can be missing.
         result = self.session.scalar(
-            select(Result).join(Result.revision).join(NoteRevision.note).join(Note.client)
+            select(Result).join(Result.revision).join(NoteRevision.note).join(Note.client).join(Note.enrollment)
             .where(Result.id == result_id)
             .options(contains_eager(Result.revision).contains_eager(NoteRevision.note).contains_eager(Note.client),
+                     contains_eager(Result.revision).contains_eager(NoteRevision.note).contains_eager(Note.enrollment),
                      selectinload(Result.reviews)))
-        if result is None or not visible(result.revision.note.client.program, programs):
+        if result is None or not visible(result.revision.note.enrollment.program, programs):
             raise NotFound(f"no result {result_id}")
         return result
 
@@ -287,21 +303,26 @@ class Repository(FlagQueue, SegmentLog, RecordReads):
     # -- audit -------------------------------------------------------------------------
 
     def audit(self, *, actor: str, role: str, action: str, object_type: str, object_id: str,
-              client_id: str | None, request_id: str) -> None:
+              client_id: str | None, request_id: str, program: str | None = None) -> None:
+        """`program`: that of the enrollment the row is about, None for the whole person."""
         self.session.add(AuditEntry(actor=actor, role=role, action=action, object_type=object_type,
-                                    object_id=object_id, client_id=client_id, request_id=request_id))
+                                    object_id=object_id, client_id=client_id, request_id=request_id,
+                                    program=program))
 
     def audit_entries(self, *, client_id: str | None = None, limit: int = 100, before_id: int | None = None,
                       programs: str | None = None) -> list[AuditEntry]:
-        """Newest first. A program-scoped reader sees only entries about its program's current
-        clients; entries about erased clients remain for unscoped admins alone."""
+        """Newest first. A program-scoped reader sees only entries about its program's enrollments,
+        and entries about no one enrollment (from before enrollments, or the whole person) only of
+        a current client whose first enrollment is in its program; entries about erased clients
+        remain for unscoped admins alone."""
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if client_id:
             if programs is not None:
                 self.client(client_id, programs)  # NotFound for another program's client
             query = query.where(AuditEntry.client_id == client_id)
         if programs is not None:
-            query = query.join(Client, Client.client_id == AuditEntry.client_id).where(Client.program == programs)
+            query = query.where(or_(AuditEntry.program == programs,
+                                    and_(AuditEntry.program.is_(None), _first_program() == programs)))
         if before_id:
             query = query.where(AuditEntry.id < before_id)
         return list(self.session.scalars(query))
@@ -329,6 +350,12 @@ class SegmentChangeLog:
             seq = repo.last_segment_change()
             ids, vectors = repo.segment_vectors()
         return seq, ids, vectors
+
+
+def _first_program():
+    """The program of the first enrollment of the audit row's client (None once it is erased)."""
+    return (select(Enrollment.program).join(Client, Enrollment.client_pk == Client.id)
+            .where(Client.client_id == AuditEntry.client_id).order_by(Enrollment.id).limit(1).scalar_subquery())
 
 
 def _spans(citations) -> list[list[int]]:

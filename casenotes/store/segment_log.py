@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
 from casenotes.store.scope import is_current
-from casenotes.store.tables import Client, Note, NoteRevision, SegmentChange, SegmentRow, utcnow
+from casenotes.store.tables import Client, Enrollment, Note, NoteRevision, SegmentChange, SegmentRow, utcnow
 
 __all__ = ["SEGMENT_LOG_LOCK", "SegmentLog"]
 
@@ -26,24 +26,29 @@ class SegmentLog:
 
     session: Session
 
-    def segment_vectors(self, after_id: int = 0, client: Client | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, vectors) of current segments, newer than `after_id`, of one client or all."""
+    def segment_vectors(self, after_id: int = 0, client: Client | None = None,
+                        programs: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of current segments, newer than `after_id`, of one client or all, of the
+        notes of `programs`' enrollments or of every one."""
         query = select(SegmentRow.id, SegmentRow.vector).join(NoteRevision).join(Note, is_current(Note)) \
             .where(SegmentRow.id > after_id).order_by(SegmentRow.id)
         if client is not None:
             query = query.where(Note.client_pk == client.id)
+        if programs is not None:
+            query = query.join(Enrollment, Note.enrollment_pk == Enrollment.id).where(Enrollment.program == programs)
         return _ids_and_vectors(self.session.execute(query).all())
 
     def search_hits(self, segment_ids: list[int], programs: str | None,
                     client_id: str | None = None) -> dict[int, tuple[SegmentRow, NoteRevision, Note, Client]]:
-        """The live, visible segments among `segment_ids`: deleted or out-of-scope ones drop out."""
+        """The live, visible segments among `segment_ids`: deleted ones drop out, and those of notes
+        of another program's enrollment for a program-scoped caller."""
         if not segment_ids:
             return {}
         query = select(SegmentRow, NoteRevision, Note, Client).join(NoteRevision, SegmentRow.revision_pk == NoteRevision.id) \
             .join(Note, and_(NoteRevision.note_pk == Note.id, NoteRevision.revision == Note.current_revision)) \
             .join(Client, Note.client_pk == Client.id).where(SegmentRow.id.in_(segment_ids))
         if programs is not None:
-            query = query.where(Client.program == programs)
+            query = query.join(Enrollment, Note.enrollment_pk == Enrollment.id).where(Enrollment.program == programs)
         if client_id is not None:
             query = query.where(Client.client_id == client_id)
         return {row[0].id: tuple(row) for row in self.session.execute(query)}

@@ -1,9 +1,11 @@
 """The persistent client record, as SQLAlchemy 2 tables.
 
-client ─┬─ plan (versioned) ── plan_goal
-        └─ note ── note_revision ─┬─ segment (with its embedding, for search)
-                                  ├─ result (a goal status or a domain level) ── review
-                                  └─ flag (open | confirmed | dismissed)
+client ── enrollment (one per stay in a program; access is program-scoped through it)
+             ├─ plan (versioned per client) ── plan_goal
+             └─ note ── note_revision ─┬─ segment (with its embedding, for search)
+                                       ├─ result (a goal status or a domain level) ── review
+                                       └─ flag (open | confirmed | dismissed)
+Plans and notes keep `client_pk` beside `enrollment_pk`: a person's rows are found, and erased, by it.
 webhook_subscription ── webhook_delivery (the outbox and its log; a client's deliveries go with the client)
 audit_log and api_token (with its ui_session sign-ins) stand apart: audit rows name objects by their public ids and
 outlive a deleted client; they never hold note text.
@@ -26,13 +28,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "Client", "FlagRow", "Note", "NoteRevision", "Plan", "PlanGoal",
-    "Result", "Review", "SegmentChange", "SegmentRow", "UiSession", "WebhookDelivery", "WebhookSubscription", "utcnow",
+    "ACTIVE", "CLOSED", "ApiToken", "AuditEntry", "Base", "Client", "Enrollment", "FlagRow", "Note", "NoteRevision",
+    "Plan", "PlanGoal", "Result", "Review", "SegmentChange", "SegmentRow", "UiSession", "WebhookDelivery",
+    "WebhookSubscription", "utcnow",
 ]
 
 
@@ -61,7 +65,6 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(100), unique=True)
-    program: Mapped[str] = mapped_column(String(100), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -69,6 +72,31 @@ class Client(Base):
                                              passive_deletes=True, order_by="Plan.version")
     notes: Mapped[list[Note]] = relationship(back_populates="client", cascade="all, delete-orphan",
                                              passive_deletes=True)
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="client", cascade="all, delete-orphan",
+                                                         passive_deletes=True, order_by="Enrollment.id")
+
+
+ACTIVE = "active"
+CLOSED = "closed"
+
+
+class Enrollment(Base):
+    """A client's stay in one program, from `start_date` until it is closed (`end_date`). A client
+    has at most one active enrollment in a program (a partial unique index holds it so under races)."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (Index("ux_enrollment_active", "client_pk", "program", unique=True,
+                            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    program: Mapped[str] = mapped_column(String(100), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default=ACTIVE)  # active | closed
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="enrollments")
 
 
 class Plan(Base):
@@ -77,11 +105,13 @@ class Plan(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    enrollment_pk: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     rubric: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     client: Mapped[Client] = relationship(back_populates="plans")
+    enrollment: Mapped[Enrollment] = relationship()
     goals: Mapped[list[PlanGoal]] = relationship(back_populates="plan", cascade="all, delete-orphan",
                                                  passive_deletes=True, order_by="PlanGoal.position")
 
@@ -107,6 +137,7 @@ class Note(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[str] = mapped_column(String(100), unique=True)
     client_pk: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    enrollment_pk: Mapped[int] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"), index=True)
     note_date: Mapped[date] = mapped_column(Date)
     note_format: Mapped[str | None] = mapped_column(String(20), nullable=True)
     author: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -115,6 +146,7 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     client: Mapped[Client] = relationship(back_populates="notes")
+    enrollment: Mapped[Enrollment] = relationship()
     revisions: Mapped[list[NoteRevision]] = relationship(back_populates="note", cascade="all, delete-orphan",
                                                          passive_deletes=True, order_by="NoteRevision.revision")
 
@@ -279,6 +311,8 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(20))
     object_id: Mapped[str] = mapped_column(String(200))
     client_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    # The program of the enrollment the row is about; None for the whole person, or a row from before enrollments.
+    program: Mapped[str | None] = mapped_column(String(100), nullable=True)
     request_id: Mapped[str] = mapped_column(String(64))
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from casenotes.cli.main import app
 from casenotes.store import make_engine, make_sessionmaker
-from casenotes.store.tables import Client, FlagRow, Note, NoteRevision, Plan, PlanGoal, Result, Review
+from casenotes.store.tables import Client, Enrollment, FlagRow, Note, NoteRevision, Plan, PlanGoal, Result, Review
 from tests.conftest import EVAL_CHECK
 
 runner = CliRunner()
@@ -63,13 +63,15 @@ def database(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("CASENOTES_DATA_DIR", str(tmp_path / "data"))
     engine = make_engine(database_url)
     with make_sessionmaker(engine).begin() as session:
-        client = Client(client_id="C-1", program="Rapid Re-Housing")
-        plan = Plan(client=client, version=1, rubric="self-sufficiency",
+        client = Client(client_id="C-1")
+        enrollment = Enrollment(client=client, program="Rapid Re-Housing", start_date=date(2026, 3, 1))
+        plan = Plan(client=client, enrollment=enrollment, version=1, rubric="self-sufficiency",
                     goals=[PlanGoal(position=n, goal_id=g, text=t, domain=d) for n, (g, t, d) in enumerate(GOALS)])
         session.add_all([client, plan])
         session.flush()
         for n, (note_id, spec) in enumerate(NOTES.items()):
-            note = Note(note_id=note_id, client=client, note_date=date(2026, 3, n + 1), note_format="DAP")
+            note = Note(note_id=note_id, client=client, enrollment=enrollment, note_date=date(2026, 3, n + 1),
+                        note_format="DAP")
             session.add(NoteRevision(note=note, revision=1, text=TEXT, sha256="0" * 64, plan_pk=plan.id,
                                      results=_results(spec), flags=_flags(spec)))
     engine.dispose()

@@ -52,7 +52,8 @@ def test_a_note_and_its_job_commit_together_or_not_at_all(database_url, sessions
 
     with pytest.raises(RuntimeError), sessions.begin() as session:
         repo = Repository(session)
-        revision = repo.add_note(repo.client("client-1"), _fields("n-2"), None, None, None)
+        [enrollment] = repo.enrollments(repo.client("client-1"))
+        revision = repo.add_note(enrollment, _fields("n-2"), None, None, None)
         queue.enqueue(session, revision.id)
         raise RuntimeError("the request failed after the job was deferred")
     with sessions() as session:

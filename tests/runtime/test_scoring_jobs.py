@@ -25,7 +25,8 @@ NOTE = "Cl signed a lease for a one-bedroom apartment today. She reports no drin
 def plan(sessions):
     with sessions.begin() as session:
         repo = Repository(session)
-        repo.store_plan(repo.client("client-1"), [_goal()], "self-sufficiency")
+        [enrollment] = repo.enrollments(repo.client("client-1"))
+        repo.store_plan(enrollment, [_goal()], "self-sufficiency")
 
 
 def _goal():

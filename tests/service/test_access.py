@@ -353,8 +353,6 @@ def test_a_scoped_writer_cannot_reach_into_another_program(client, tokens, role)
     assert client.get("/v1/clients/C-B2/record", headers=admin).status_code == 404
     # Moving its own client out of its program: 403.
     assert client.put("/v1/clients/C-A", json={"program": PROGRAM_B}, headers=writer).status_code == 403
-    # Pulling another program's client in: 404, as if it did not exist.
-    assert client.put("/v1/clients/C-B", json={"program": PROGRAM_A}, headers=writer).status_code == 404
     # A plan or a note for another program's client: 404, and nothing is stored.
     assert client.put("/v1/clients/C-B/plan", json=PLAN, headers=writer).status_code == 404
     assert client.post("/v1/clients/C-B/notes", json=note, headers=writer).status_code == 404
@@ -362,10 +360,16 @@ def test_a_scoped_writer_cannot_reach_into_another_program(client, tokens, role)
     # A client that does not exist at all answers the same 404.
     assert client.put("/v1/clients/C-NONE/plan", json=PLAN, headers=writer).status_code == 404
     assert client.delete("/v1/clients/C-B", headers=tokens("admin", PROGRAM_A)).status_code == 404
+    # Enrolling another program's client in its own program (one person, many programs): 201, and
+    # the answer shows its own enrollment alone; B's enrollment is left as it was.
+    enrolled = client.put("/v1/clients/C-B", json={"program": PROGRAM_A}, headers=writer)
+    assert enrolled.status_code == 201
+    assert [e["program"] for e in enrolled.json()["enrollments"]] == [PROGRAM_A]
 
     records = {c: client.get(f"/v1/clients/{c}/record", headers=admin).json() for c in ("C-A", "C-B")}
     assert records["C-A"]["client"]["program"] == PROGRAM_A
-    assert records["C-B"]["client"]["program"] == PROGRAM_B
+    assert [(e["program"], e["status"]) for e in records["C-B"]["client"]["enrollments"]] == [
+        (PROGRAM_B, "active"), (PROGRAM_A, "active")]
     assert records["C-B"]["plan"] is None and records["C-B"]["notes"] == []
 
 

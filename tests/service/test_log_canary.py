@@ -100,7 +100,7 @@ def _force_database_errors(monkeypatch) -> None:
     (...)'), and in an exception's own message."""
     failures = iter([
         lambda session, words: session.execute(text("SELECT * FROM no_such_table WHERE x = :t"), {"t": words}),
-        lambda session, words: session.execute(text("INSERT INTO client (client_id, program) VALUES (:t, NULL)"),
+        lambda session, words: session.execute(text("INSERT INTO client (client_id, created_at) VALUES (:t, NULL)"),
                                                {"t": words[:100]}),
         _refuse_in_message,
     ])

@@ -125,7 +125,8 @@ def test_convergence_a_later_writer_cannot_commit_its_changes_before_an_open_one
 
     def store(session, n: int) -> None:
         repo = Repository(session)
-        repo.add_note(repo.client("C-1"), fields(n), None, scored[n], None)
+        [enrollment] = repo.enrollments(repo.client("C-1"))
+        repo.add_note(enrollment, fields(n), None, scored[n], None)
 
     b_committed = threading.Event()
 

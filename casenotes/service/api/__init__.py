@@ -5,10 +5,23 @@ operations an admin runs: scoring jobs and webhooks."""
 
 from fastapi import APIRouter
 
-from casenotes.service.api import audit, clients, fhir, flags, jobs, notes, plans, records, results, search, webhooks
+from casenotes.service.api import (
+    audit,
+    clients,
+    enrollments,
+    fhir,
+    flags,
+    jobs,
+    notes,
+    plans,
+    records,
+    results,
+    search,
+    webhooks,
+)
 
 __all__ = ["router"]
 
 router = APIRouter()
-for resource in (clients, plans, notes, records, fhir, flags, results, search, audit, jobs, webhooks):
+for resource in (clients, enrollments, plans, notes, records, fhir, flags, results, search, audit, jobs, webhooks):
     router.include_router(resource.router)

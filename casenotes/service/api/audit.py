@@ -19,6 +19,7 @@ def audit_log(principal: Admin, repo: RepositoryDep,
               client_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=100)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> AuditPageOut:
-    """The audit log, newest first; `before` pages back by audit id."""
+    """The audit log, newest first; `before` pages back by audit id. A program-scoped admin sees the rows
+    about its program's enrollments, and rows about the whole person of a client first enrolled in it."""
     entries = repo.audit_entries(client_id=client_id, limit=limit, before_id=before, programs=principal.program)
     return AuditPageOut(entries=[audit_out(e) for e in entries])

@@ -28,14 +28,15 @@ def get_fhir_record(client_id: ClientIdPath, principal: Reader, repo: Repository
                     request: Request) -> Response:
     """The client's record as a FHIR R4 Bundle: the Patient (by client id only), a Goal per plan goal with
     where the client stands on it, an Observation per domain level read from a note, a DocumentReference per
-    note (a link, never its text) and a Flag per open or confirmed flag; citations as character spans."""
+    note (a link, never its text) and a Flag per open or confirmed flag; citations as character spans. A
+    program-scoped token gets its program's enrollments alone, an unscoped one the whole person."""
     client = repo.client(client_id, principal.program)
-    record = repo.record_data(client, as_of=date.today())
+    record = repo.record_data(client, as_of=date.today(), programs=principal.program)
     rubric = services.pipeline.rubric
     bundle = fhir_bundle(record, api_base=str(request.base_url), exported_at=utcnow(),
                          domain_titles={d.id: d.title for d in rubric.domains},
                          flag_titles={f.type: f.title for f in rubric.flags})
     record_read(repo, request, principal, action="read-fhir", object_type="record", object_id=client_id,
-                client_id=client_id)
+                client_id=client_id, program=principal.program)
     repo.commit()
     return Response(bundle.model_dump_json(), media_type=FHIR_JSON)

@@ -34,7 +34,7 @@ def flag_queue(principal: Reader, repo: RepositoryDep, request: Request,
     body = FlagPageOut(flags=[queue_flag_out(f) for f in page.flags], next_cursor=page.next_cursor)
     for flag in body.flags:
         record_read(repo, request, principal, action="read", object_type="flag", object_id=str(flag.flag_id),
-                    client_id=flag.client_id)
+                    client_id=flag.client_id, program=flag.program)
     repo.commit()
     return body
 
@@ -47,6 +47,6 @@ def review_flag(flag_id: IntId, body: FlagReviewIn, principal: Supervisor, repo:
     announce_flag_reviewed(repo.session, flag)
     result = queue_flag_out(flag)
     record_read(repo, request, principal, action=f"flag-{body.decision}", object_type="flag",
-                object_id=str(flag_id), client_id=result.client_id)
+                object_id=str(flag_id), client_id=result.client_id, program=result.program)
     repo.commit()
     return result

@@ -35,6 +35,7 @@ def retry_job(note_id: NoteIdPath, principal: Admin, services: ServicesDep, repo
     """Score a dead-lettered note again, with a new job."""
     if not services.ingestor.retry(note_id, principal.program):
         raise Conflict(f"note {note_id!r} has not failed scoring; only a failed note is retried")
-    record_read(repo, request, principal, action="retry", object_type="note", object_id=note_id, client_id=None)
+    record_read(repo, request, principal, action="retry", object_type="note", object_id=note_id, client_id=None,
+                program=principal.program)
     repo.commit()
     return {"note_id": note_id, "status": "pending"}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request, Response
 
 from casenotes.errors import NotFound
 from casenotes.runtime.ingest import Arrival, note_id_taken
-from casenotes.service.api.common import NOT_FOUND, NoteReader, Writer
+from casenotes.service.api.common import NOT_FOUND, NoteReader, Writer, may_write_program
 from casenotes.service.app import Services
 from casenotes.service.deps import ClientIdPath, NoteIdPath, RepositoryDep, ServicesDep, record_read
 from casenotes.service.schemas import ERROR_RESPONSES, ErrorOut, NoteIn, NoteOut, NoteResultOut, NoteRevisionIn
@@ -33,25 +33,29 @@ _ACCEPTED = {202: {"model": NoteResultOut, "description": "Accepted with `Prefer
              responses={200: {"model": NoteResultOut, "description": "Stored already: the stored result."},
                         **_ACCEPTED,
                         409: {"model": ErrorOut, "description": "This note_id is taken: stored with another "
-                              "text, for another client, or by another ingest token."},
+                              "text, for another client, or by another ingest token; or the client has no "
+                              "active enrollment in the program (closed)."},
                         413: {"description": "The note is over the size limit."}, **NOT_FOUND})
 def post_note(client_id: ClientIdPath, body: NoteIn, principal: Writer, services: ServicesDep,
               request: Request, response: Response, prefer: PreferHeader = None) -> NoteResultOut:
-    """Score a note against the client's current plan and store it with every result, or, with
-    `Prefer: respond-async`, store it and its scoring job and answer 202 before scoring.
-    Idempotent on `note_id` in both modes: the same note again is answered from the store (200)."""
+    """Score a note against the current plan of the client's active enrollment (the caller's program's,
+    the `program` named, or the only active one) and store it with every result, or, with
+    `Prefer: respond-async`, store it and its scoring job and answer 202 before scoring. A note for a
+    closed enrollment is refused (409). Idempotent on `note_id` in both modes: the same note again is
+    answered from the store (200)."""
+    may_write_program(principal, body.program)
     fields = NoteFields(note_id=body.note_id, note_date=body.note_date, text=body.text,
                         note_format=body.note_format, author=body.author)
     respond_async = _respond_async(prefer, services.settings.respond_async)
     if respond_async:
-        def audit_ingest(repo: Repository) -> None:
+        def audit_ingest(repo: Repository, program: str) -> None:
             record_read(repo, request, principal, action="ingest", object_type="note", object_id=body.note_id,
-                        client_id=client_id)
+                        client_id=client_id, program=program)
 
-        arrival = services.ingestor.accept(client_id, fields, programs=principal.program,
+        arrival = services.ingestor.accept(client_id, fields, programs=principal.program, program=body.program,
                                            ingested_by=principal.token_pk, also=audit_ingest)
     else:
-        arrival = services.ingestor.arrive(client_id, fields, programs=principal.program,
+        arrival = services.ingestor.arrive(client_id, fields, programs=principal.program, program=body.program,
                                            ingested_by=principal.token_pk)
     result = pending_result_out(arrival.note_id, arrival.pending) if arrival.pending else _stored_result(
         arrival, client_id, principal, services, request)
@@ -73,7 +77,7 @@ def _stored_result(arrival: Arrival, client_id: str, principal: Principal, servi
             raise note_id_taken(note.note_id)  # an ingest token replays only its own notes
         result = note_result_out(repo, note)
         record_read(repo, request, principal, action="ingest" if arrival.created else "read",
-                    object_type="note", object_id=note.note_id, client_id=client_id)
+                    object_type="note", object_id=note.note_id, client_id=client_id, program=note.enrollment.program)
         repo.commit()
     return result
 
@@ -95,7 +99,7 @@ def revise_note(note_id: NoteIdPath, body: NoteRevisionIn, principal: Writer, se
         note = repo.note(note_id, principal.program)
         result = note_result_out(repo, note)
         record_read(repo, request, principal, action="revise", object_type="note", object_id=note_id,
-                    client_id=note.client.client_id)
+                    client_id=note.client.client_id, program=note.enrollment.program)
         repo.commit()
     if result.status == "scored":
         services.metrics.scored([f.type for f in result.flags])
@@ -110,7 +114,7 @@ def get_note(note_id: NoteIdPath, principal: NoteReader, repo: RepositoryDep, re
     note = _readable_note(repo, note_id, principal)
     body = note_out(repo, note)
     record_read(repo, request, principal, action="read", object_type="note", object_id=note_id,
-                client_id=note.client.client_id)
+                client_id=note.client.client_id, program=note.enrollment.program)
     repo.commit()
     return body
 

@@ -34,6 +34,7 @@ def review_result(result_id: IntId, body: ResultReviewIn, principal: Analyst, re
                                 citations=[list(c) for c in body.citations] if body.citations else None,
                                 comment=body.comment, reviewer=principal.actor)
     record_read(repo, request, principal, action=f"result-{body.decision}", object_type="result",
-                object_id=str(result_id), client_id=result.revision.note.client.client_id)
+                object_id=str(result_id), client_id=result.revision.note.client.client_id,
+                program=result.revision.note.enrollment.program)
     repo.commit()
     return review_out(review)

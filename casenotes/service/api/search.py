@@ -25,16 +25,16 @@ def search(principal: Analyst, repo: RepositoryDep, services: ServicesDep, reque
     does the same with the query in the body, out of URLs and logs: prefer it."""
     vector = services.pipeline.embed_query(q)
     if client_id is not None:
-        ranked = _search_one_client(repo, repo.client(client_id, principal.program), vector, k)
+        ranked = _search_one_client(repo, repo.client(client_id, principal.program), principal.program, vector, k)
     else:
         services.catch_up_index()
         ranked = _search_all(repo, services, principal, vector, k)
-    hits = [_hit(row, score) for row, score in ranked]
-    for hit in hits:
+    hits = [(_hit(row, score), row[2].enrollment.program) for row, score in ranked]
+    for hit, program in hits:
         record_read(repo, request, principal, action="search", object_type="note", object_id=hit.note_id,
-                    client_id=hit.client_id)
+                    client_id=hit.client_id, program=program)
     repo.commit()
-    return SearchOut(hits=hits)
+    return SearchOut(hits=[hit for hit, _ in hits])
 
 
 @router.post("/search", response_model=SearchOut, responses=NOT_FOUND)
@@ -44,13 +44,14 @@ def search_by_body(body: SearchIn, principal: Analyst, repo: RepositoryDep, serv
     return search(principal, repo, services, request, q=body.q, client_id=body.client_id, k=body.k)
 
 
-def _search_one_client(repo: Repository, client, vector: np.ndarray, k: int) -> list:
-    ids, vectors = repo.segment_vectors(client=client)
+def _search_one_client(repo: Repository, client, programs: str | None, vector: np.ndarray, k: int) -> list:
+    """The client's notes of the caller's program's enrollments (every one, for an unscoped caller)."""
+    ids, vectors = repo.segment_vectors(client=client, programs=programs)
     if not len(ids):
         return []
     scores = vectors @ vector
     order = np.argsort(-scores)[:k]
-    rows = repo.search_hits([int(ids[i]) for i in order], programs=None)
+    rows = repo.search_hits([int(ids[i]) for i in order], programs=programs)
     return [(rows[int(ids[i])], float(scores[i])) for i in order if int(ids[i]) in rows]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from casenotes.service.ui.session import PALETTE
 from casenotes.store.credentials import Principal
 from casenotes.store.repository import Repository
-from casenotes.store.tables import Client, Note, NoteRevision
+from casenotes.store.tables import Note, NoteRevision
 
 __all__ = [
     "Item", "back_link", "current_texts", "goal_texts", "highlighted_text", "in_context", "level_label",
@@ -21,7 +21,7 @@ __all__ = [
 def programs_visible(repo: Repository, principal: Principal) -> list[str]:
     if principal.program is not None:
         return [principal.program]
-    return list(repo.session.scalars(select(Client.program).distinct().order_by(Client.program)))
+    return repo.programs_in_use()
 
 
 def back_link(value: str | None) -> str:

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 
 from casenotes.errors import NotFound
 from casenotes.schema import DOMAINS, FLAG_TYPES, STATUSES
@@ -43,7 +42,6 @@ from casenotes.service.ui.session import (
 )
 from casenotes.store.credentials import Principal, end_ui_session, principal_for, start_ui_session
 from casenotes.store.repository import Repository
-from casenotes.store.tables import Client, Note
 
 __all__ = [
     "clients_page", "home", "login", "login_page", "logout", "mount_ui", "note_page", "queue_page",
@@ -165,13 +163,9 @@ def clients_page(request: Request) -> Response:
 
     principal = signed_in(request)
     require_role(principal, *READER_ROLES)
-    query = (select(Client.client_id, Client.program, func.count(Note.id), func.max(Note.note_date))
-             .outerjoin(Note, Note.client_pk == Client.id).group_by(Client.id).order_by(Client.program,
-                                                                                         Client.client_id))
-    if principal.program is not None:
-        query = query.where(Client.program == principal.program)
     with repository_for(request) as repo:
-        rows = [{"client_id": c, "program": p, "notes": n, "latest": d} for c, p, n, d in repo.session.execute(query)]
+        rows = [{"client_id": c, "program": p, "notes": n, "latest": d}
+                for c, p, n, d in repo.client_rows(principal.program)]
     return render_page(request, "clients.html", {"nav": "clients", "clients": rows})
 
 
