@@ -15,7 +15,7 @@ def _clear_errors():
     return clear_errors()
 
 
-def worker(concurrency: int = typer.Option(4, min=1, max=64, help="Jobs worked on at once (scored together in "
+def worker(concurrency: int = typer.Option(16, min=1, max=64, help="Jobs worked on at once (scored together in "
                                            "one encoder pass when they arrive together).")) -> None:
     """Score accepted notes from the configured PostgreSQL until SIGINT/SIGTERM; the jobs in hand finish first."""
     from sqlalchemy.engine import make_url
