@@ -72,6 +72,11 @@ class CasenotesProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
+    def stop(self, timeout: float = 120) -> int:
+        """SIGTERM, as a service manager stops a process, and wait for it to exit; its exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
     def close(self) -> None:
         try:
             self.kill()

@@ -4,7 +4,8 @@ with the packaged model; a webhook receiver on loopback counts the `note.scored`
 
 On SQLite the API scores in its own process: killed with notes pending, it scores them when it
 starts again. On PostgreSQL the API runs no worker (`--no-worker`) and `casenotes worker`
-processes score; one is killed mid-job, and the next takes its stalled jobs over.
+processes score; one is killed mid-job, and the next takes its stalled jobs over; one stopped
+mid-job (SIGTERM) finishes the jobs in hand and leaves the rest queued for the next.
 """
 
 from __future__ import annotations
@@ -174,6 +175,42 @@ def test_postgresql_killed_api_and_killed_worker_lose_no_note_and_score_none_twi
         api.close()
         if worker is not None:
             worker.close()
+
+
+def test_postgresql_a_worker_stopped_mid_job_finishes_what_it_holds_and_leaves_the_rest_queued(
+        tmp_path, receiver, postgres_url):
+    # Stalled jobs are taken over only after 10 minutes here: a job the stopped worker left
+    # `doing` would keep its note pending past the deadline, so every note scored means the
+    # stop released nothing half done.
+    env = server_environment(tmp_path / "data", CASENOTES_DATABASE_URL=postgres_url, PYTHONUNBUFFERED="1",
+                             CASENOTES_WEBHOOK_ALLOW='["127.0.0.1"]', CASENOTES_WORKER_STALLED_SECONDS="600")
+    admin = {"Authorization": f"Bearer {make_token('admin', env, tmp_path)}"}
+    ingest = {"Authorization": f"Bearer {make_token('ingest', env, tmp_path)}"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    api = CasenotesProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
+    worker = None
+    try:
+        api.wait_ready(url)
+        _set_up(url, admin, receiver)
+        accepted = _burst(url, ingest, notes=60)
+        worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-1.log")
+        _wait_until_mid_job(postgres_url, len(accepted))
+        assert worker.stop() == 0
+        assert _jobs_by_status(postgres_url).get("doing", 0) == 0  # nothing left half done
+        worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-2.log")
+        _check_scored_once(_until_all_scored(url, admin, accepted))
+        _check_events(accepted)
+    finally:
+        api.close()
+        if worker is not None:
+            worker.close()
+
+
+def _jobs_by_status(postgres_url: str) -> dict[str, int]:
+    with psycopg.connect(conninfo(postgres_url), autocommit=True) as connection:
+        return dict(connection.execute("SELECT status, count(*) FROM procrastinate_jobs WHERE task_name = %s "
+                                       "GROUP BY status", [TASK]).fetchall())
 
 
 def _wait_until_mid_job(postgres_url: str, total: int) -> None:
