@@ -85,6 +85,15 @@ def database_url(request, tmp_path):
     yield from fresh_postgres_database()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database no migration has touched, for tests of the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'casenotes.db'}"
+        return
+    yield from fresh_postgres_database(migrated=False)
+
+
 def fresh_postgres_database(migrated: bool = True):
     """A generator: yields the URL of a new database on the test server, then drops it (with
     FORCE, so connections left open do not keep it) when resumed or closed. A migrated one is a

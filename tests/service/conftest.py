@@ -16,16 +16,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PROGRAM_A, PROGRAM_B, fresh_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    """A database no migration has touched, for tests of the migrations."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'casenotes.db'}"
-        return
-    yield from fresh_postgres_database(migrated=False)
+from tests.conftest import PROGRAM_A, PROGRAM_B
 
 
 @pytest.fixture

@@ -173,14 +173,14 @@ def test_credentials_ensure_replaces_and_revokes_a_token_of_another_role(session
     assert principal(sessions, analyst) is None  # the file was its one home: it does not linger
 
 
-def test_credentials_tokens_made_before_expiry_existed_still_work(empty_sqlite_and_postgres_url):
+def test_credentials_tokens_made_before_expiry_existed_still_work(empty_database_url):
     """Migration 0007 on a database with a token: the token keeps working and never expires."""
     from alembic import command
     from alembic.config import Config
 
     import casenotes.store.db as db
 
-    engine = make_engine(empty_sqlite_and_postgres_url)
+    engine = make_engine(empty_database_url)
     config = Config()
     config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
     with engine.begin() as connection:
@@ -197,13 +197,3 @@ def test_credentials_tokens_made_before_expiry_existed_still_work(empty_sqlite_a
         assert [(t.name, t.expires_at, t.state) for t in list_tokens(sessions)] == [("old", None, "active")]
     finally:
         engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_sqlite_and_postgres_url(request, tmp_path):
-    from tests.conftest import fresh_postgres_database
-
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'casenotes.db'}"
-        return
-    yield from fresh_postgres_database(migrated=False)

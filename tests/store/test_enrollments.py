@@ -19,22 +19,9 @@ from tests.conftest import PROGRAM_A, PROGRAM_B
 CREATED = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path):
-    from tests.conftest import fresh_postgres_database
-
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'casenotes.db'}"
-        return
-    yield from fresh_postgres_database(migrated=False)
-
-
 @pytest.fixture
-def sessions(empty_url):
-    from casenotes.store import migrate
-
-    engine = make_engine(empty_url)
-    migrate(engine)
+def sessions(database_url):
+    engine = make_engine(database_url)
     yield make_sessionmaker(engine)
     engine.dispose()
 
@@ -152,8 +139,8 @@ def _fill_a_0007_database(engine) -> None:
                 connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"))
 
 
-def test_enrollments_migration_keeps_a_0007_database_readable_with_the_same_access(empty_url):
-    engine = make_engine(empty_url)
+def test_enrollments_migration_keeps_a_0007_database_readable_with_the_same_access(empty_database_url):
+    engine = make_engine(empty_database_url)
     try:
         _upgrade(engine, "0007")
         _fill_a_0007_database(engine)

@@ -14,7 +14,9 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -147,29 +149,60 @@ def postgres_url():
     yield from fresh_postgres_database()
 
 
+@dataclass
+class _PostgresDeployment:
+    """An API without a worker (`serve --no-worker`) on a fresh PostgreSQL, and scoring workers
+    started beside it; the headers of an admin and an ingest token."""
+
+    tmp_path: Path
+    env: dict[str, str]
+    admin: dict[str, str]
+    ingest: dict[str, str]
+    port: int
+
+    @classmethod
+    def make(cls, tmp_path: Path, postgres_url: str, stalled_seconds: int) -> _PostgresDeployment:
+        env = server_environment(tmp_path / "data", CASENOTES_DATABASE_URL=postgres_url, PYTHONUNBUFFERED="1",
+                                 CASENOTES_WEBHOOK_ALLOW='["127.0.0.1"]',
+                                 CASENOTES_WORKER_STALLED_SECONDS=str(stalled_seconds))
+
+        def bearer(role: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {make_token(role, env, tmp_path)}"}
+
+        return cls(tmp_path, env, bearer("admin"), bearer("ingest"), free_port())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self) -> CasenotesProcess:
+        api = CasenotesProcess(["serve", "--port", str(self.port), "--no-worker"], self.env, self.tmp_path,
+                               self.tmp_path / "serve.log")
+        api.wait_ready(self.url)
+        return api
+
+    def worker(self, number: int) -> CasenotesProcess:
+        return CasenotesProcess(["worker", "--concurrency", "2"], self.env, self.tmp_path,
+                                self.tmp_path / f"worker-{number}.log")
+
+
 def test_postgresql_killed_api_and_killed_worker_lose_no_note_and_score_none_twice(tmp_path, receiver, postgres_url):
-    env = server_environment(tmp_path / "data", CASENOTES_DATABASE_URL=postgres_url, PYTHONUNBUFFERED="1",
-                             CASENOTES_WEBHOOK_ALLOW='["127.0.0.1"]', CASENOTES_WORKER_STALLED_SECONDS="6")
-    admin = {"Authorization": f"Bearer {make_token('admin', env, tmp_path)}"}
-    ingest = {"Authorization": f"Bearer {make_token('ingest', env, tmp_path)}"}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    api = CasenotesProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
+    stack = _PostgresDeployment.make(tmp_path, postgres_url, stalled_seconds=6)
+    api = stack.serve()
     worker = None
     try:
-        api.wait_ready(url)
-        _set_up(url, admin, receiver)
-        accepted = _burst(url, ingest, notes=60)  # enough that a worker is caught mid-queue
+        _set_up(stack.url, stack.admin, receiver)
+        accepted = _burst(stack.url, stack.ingest, notes=60)  # enough that a worker is caught mid-queue
         api.kill()
-        api = CasenotesProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
-        api.wait_ready(url)
-        assert all(httpx.get(f"{url}/v1/notes/{n}", headers=admin).json()["status"] == "pending" for n in accepted)
+        api = stack.serve()
+        assert all(httpx.get(f"{stack.url}/v1/notes/{n}", headers=stack.admin).json()["status"] == "pending"
+                   for n in accepted)
 
-        worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-1.log")
+        worker = stack.worker(1)
         _wait_until_mid_job(postgres_url, len(accepted))
         worker.kill()  # mid-job: its jobs in hand stay `doing` until the next worker finds them stalled
-        worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-2.log")
-        _check_scored_once(_until_all_scored(url, admin, accepted))
+        worker = stack.worker(2)
+        _check_scored_once(_until_all_scored(stack.url, stack.admin, accepted))
         _check_events(accepted)
     finally:
         api.close()
@@ -182,24 +215,18 @@ def test_postgresql_a_worker_stopped_mid_job_finishes_what_it_holds_and_leaves_t
     # Stalled jobs are taken over only after 10 minutes here: a job the stopped worker left
     # `doing` would keep its note pending past the deadline, so every note scored means the
     # stop released nothing half done.
-    env = server_environment(tmp_path / "data", CASENOTES_DATABASE_URL=postgres_url, PYTHONUNBUFFERED="1",
-                             CASENOTES_WEBHOOK_ALLOW='["127.0.0.1"]', CASENOTES_WORKER_STALLED_SECONDS="600")
-    admin = {"Authorization": f"Bearer {make_token('admin', env, tmp_path)}"}
-    ingest = {"Authorization": f"Bearer {make_token('ingest', env, tmp_path)}"}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    api = CasenotesProcess(["serve", "--port", str(port), "--no-worker"], env, tmp_path, tmp_path / "serve.log")
+    stack = _PostgresDeployment.make(tmp_path, postgres_url, stalled_seconds=600)
+    api = stack.serve()
     worker = None
     try:
-        api.wait_ready(url)
-        _set_up(url, admin, receiver)
-        accepted = _burst(url, ingest, notes=60)
-        worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-1.log")
+        _set_up(stack.url, stack.admin, receiver)
+        accepted = _burst(stack.url, stack.ingest, notes=60)
+        worker = stack.worker(1)
         _wait_until_mid_job(postgres_url, len(accepted))
         assert worker.stop() == 0
         assert _jobs_by_status(postgres_url).get("doing", 0) == 0  # nothing left half done
-        worker = CasenotesProcess(["worker", "--concurrency", "2"], env, tmp_path, tmp_path / "worker-2.log")
-        _check_scored_once(_until_all_scored(url, admin, accepted))
+        worker = stack.worker(2)
+        _check_scored_once(_until_all_scored(stack.url, stack.admin, accepted))
         _check_events(accepted)
     finally:
         api.close()
