@@ -7,7 +7,7 @@ rubric-anchor similarities) and of a goal; no I/O and no model loading.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -90,6 +90,9 @@ class AnalysedNote:
     vectors: np.ndarray  # (segments, dim), unit length
     anchors: AnchorScores
     lexicon: RubricLexicon
+    # `goal_shape` per goal text: the relevance and direction features and the goal's evidence
+    # all read it, and its cue patterns run over every segment.
+    goal_shapes: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @cached_property
     def keyword_hits(self) -> np.ndarray:
@@ -139,14 +142,24 @@ GOAL_SHAPE_COUNTS = slice(5, 9)  # the columns of `count_against_target`
 
 def goal_shape(note: AnalysedNote, goal: GoalView) -> np.ndarray:
     """Per segment: the goal's action reported done, amount against the goal's target, word
-    overlap, and counts against the goal's target or limit."""
+    overlap, and counts against the goal's target or limit. Computed once per note and goal
+    text (read-only)."""
+    shape = note.goal_shapes.get(goal.goal.text)
+    if shape is None:
+        shape = note.goal_shapes[goal.goal.text] = _goal_shape(note, goal)
+    return shape
+
+
+def _goal_shape(note: AnalysedNote, goal: GoalView) -> np.ndarray:
     rows = []
     for segment, words in zip(note.segments, note.segment_words):
         ratio = target_ratio(goal.goal.text, segment.text)
         rows.append([goal_action_done(goal.goal.text, segment.text), ratio, ratio >= 1.0,
                      0 < ratio < 1.0, min(len(words & goal.words), 4),
                      *count_against_target(goal.goal.text, segment.text)])
-    return np.array(rows, dtype=np.float32).reshape(len(note.segments), 9)
+    shape = np.array(rows, dtype=np.float32).reshape(len(note.segments), 9)
+    shape.setflags(write=False)
+    return shape
 
 
 def segment_features(note: AnalysedNote) -> np.ndarray:
